@@ -1,0 +1,65 @@
+"""The composition root: one function builds the application for the CLI, the
+server and the tests — config, store, templates and the clock. Nothing reads a
+global config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from .config import Config
+from .store import Store, open_store
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class App:
+    config: Config
+    store: Store
+    clock: Clock = system_clock
+    # Per-concern singletons (mailer, feed cache, …) that other modules attach lazily.
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        value = self.clock()
+        if value.tzinfo is None:
+            raise ValueError("the clock must return aware datetimes")
+        return value.astimezone(timezone.utc)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.config.site.tz
+
+    def path(self, p: Path) -> Path:
+        return self.config.resolve(p)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build_app(config: Config, *, clock: Clock = system_clock) -> App:
+    """Open the store named by ``config`` and sync configured categories into it."""
+    store = open_store(config.resolve(config.store.path), busy_timeout_ms=config.store.busy_timeout)
+    with store.db.atomic():
+        for cat in config.categories:
+            slugs = None
+            if cat.slug:
+                parent = store.ensure_category(cat.path[:-1]) if len(cat.path) > 1 else None
+                slugs = [*(parent.slug_path.split("/") if parent else []), cat.slug]
+            store.ensure_category(cat.path, slugs, cat.description)
+    return App(config=config, store=store, clock=clock)

@@ -1,0 +1,527 @@
+"""The TOML configuration: load, validate (every problem, with its dotted path), defaults.
+
+With no file at all, the embedded defaults apply: SQLite under ``./tgfeed-data/``
+and a Maildir outbox. Secrets never live in the TOML: only ``*_env`` / ``*_file``
+keys that name where to read them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import ConfigError
+
+ENV_VAR = "TGFEED_CONFIG"
+DEFAULT_FILE = "config.toml"
+DEFAULT_DATA_DIR = "tgfeed-data"
+
+# Keys that would hold a secret in clear text; each must be given as *_env / *_file.
+SECRET_KEYS = {"password", "token", "secret", "api_token", "admin_token", "key"}
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: str | int) -> int:
+    """``"15m"`` → 900 seconds; an int is taken as seconds."""
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+    m = _DURATION.match(value)
+    if not m:
+        raise ValueError(f"not a duration like 30s, 15m, 6h, 1d: {value!r}")
+    return int(m[1]) * _DURATION_UNITS[m[2]]
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    return value.rstrip("/")
+
+
+def _check_tz(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {value!r} (use an IANA name like Asia/Ho_Chi_Minh)")
+    return value
+
+
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+
+
+def _check_email(value: str) -> str:
+    value = value.strip()
+    if not _EMAIL.match(value) or "\r" in value or "\n" in value:
+        raise ValueError(f"not an email address: {value!r}")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
+TimeZone = Annotated[str, AfterValidator(_check_tz)]
+Email = Annotated[str, AfterValidator(_check_email)]
+Duration = Annotated[int, Field(ge=0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Section):
+    """Where a secret comes from: an environment variable or a file."""
+
+    env: str | None = None
+    file: Path | None = None
+
+
+def read_secret(env: str | None, file: Path | None, what: str) -> str | None:
+    """The secret named by ``*_env`` / ``*_file``; None when neither is set."""
+    if env:
+        value = os.environ.get(env)
+        if value is None:
+            raise ConfigError(
+                f"{what}: environment variable {env} is not set",
+                hint=f"export {env}=… before starting tgfeed",
+            )
+        return value.strip()
+    if file:
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"{what}: cannot read {file}: {exc.strerror}",
+                hint="check the path and its permissions",
+            ) from exc
+    return None
+
+
+class SiteConfig(_Section):
+    title: str = "Ban Tuyên giáo Tỉnh ủy Hưng Yên"
+    description: str = "Tin bài của Ban Tuyên giáo Tỉnh ủy Hưng Yên"
+    url: Url = "https://tuyengiaohungyen.vn"
+    public_url: Url = "http://127.0.0.1:8080"
+    publisher: str = "BAN TUYÊN GIÁO TỈNH ỦY HƯNG YÊN"
+    attribution: str = (
+        'Ghi rõ nguồn "tuyengiaohungyen.vn" khi bạn phát hành lại thông tin từ website này.'
+    )
+    timezone: TimeZone = "Asia/Ho_Chi_Minh"
+    icon: Url | None = None
+    logo: Url | None = None
+    language: str = "vi"
+
+    @property
+    def tag_authority(self) -> str:
+        return urlsplit(self.url).hostname or "localhost"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class StoreConfig(_Section):
+    path: Path = Path(DEFAULT_DATA_DIR) / "tgfeed.db"
+    busy_timeout: Duration = 5000  # milliseconds
+
+
+class CategoryConfig(_Section):
+    path: list[str] = Field(min_length=1)
+    slug: str | None = None
+    description: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        if any(not name.strip() for name in value):
+            raise ValueError("category names must not be empty")
+        return value
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", value):
+            raise ValueError(f"slug {value!r} must be lower-case letters, digits and dashes")
+        return value
+
+
+class FeedsConfig(_Section):
+    output_dir: Path = Path(DEFAULT_DATA_DIR) / "public"
+    items: int = Field(default=50, ge=1, le=1000)
+    content: Literal["full", "summary"] = "full"
+    cache_control: str = "public, max-age=300"
+    hub: Url | None = None
+    search_max_results: int = Field(default=50, ge=1, le=500)
+    search_max_query: int = Field(default=100, ge=3, le=1000)
+
+
+class SmtpConfig(_Section):
+    host: str = "localhost"
+    port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    tls: bool = False
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    timeout: float = Field(default=30.0, gt=0)
+    connections: int = Field(default=4, ge=1, le=64)
+    max_per_minute: int = Field(default=600, ge=1)
+    max_attempts: int = Field(default=5, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _tls(self) -> SmtpConfig:
+        if self.starttls and self.tls:
+            raise ValueError("choose one of starttls = true (port 587) or tls = true (port 465)")
+        return self
+
+    def password(self) -> str | None:
+        return read_secret(self.password_env, self.password_file, "mail.smtp.password")
+
+
+class DkimConfig(_Section):
+    domain: str
+    selector: str
+    key_file: Path
+
+
+class MailConfig(_Section):
+    backend: Literal["outbox", "smtp"] = "outbox"
+    outbox_dir: Path = Path(DEFAULT_DATA_DIR) / "outbox"
+    from_address: Email = "bantin@tuyengiaohungyen.vn"
+    from_name: str = "Ban Tuyên giáo Tỉnh ủy Hưng Yên"
+    reply_to: Email | None = None
+    envelope_from: Email | None = None
+    unsubscribe_mailto: Email | None = None
+    list_id: str = "bantin.tuyengiaohungyen.vn"
+    bounce_limit: int = Field(default=3, ge=1)
+    smtp: SmtpConfig = SmtpConfig()
+    dkim: DkimConfig | None = None
+
+
+DEFAULT_KEYWORDS = [
+    "hội nghị",
+    "giao ban",
+    "hội thảo",
+    "tọa đàm",
+    "sơ kết",
+    "tổng kết",
+    "tập huấn",
+    "họp",
+]
+
+
+class DigestSection(_Section):
+    title: str
+    keywords: list[str] = []
+    categories: list[str] = []
+
+
+class DigestConfig(_Section):
+    enabled: bool = True
+    categories: list[str] = ["thong-tin-tuyen-truyen/tin-tuc-hoat-dong"]
+    keywords: list[str] = DEFAULT_KEYWORDS
+    sections: list[DigestSection] = [
+        DigestSection(title="Hội nghị", keywords=DEFAULT_KEYWORDS),
+        DigestSection(title="Hoạt động"),
+    ]
+    most_read: int = Field(default=5, ge=0, le=50)
+    max_items: int = Field(default=60, ge=1, le=500)
+    send_empty: bool = False
+    token_max_age: Duration = 60 * 60 * 24 * 7 * 8
+
+    @field_validator("categories")
+    @classmethod
+    def _slugs(cls, value: list[str]) -> list[str]:
+        for slug in value:
+            if not re.fullmatch(r"[a-z0-9-]+(?:/[a-z0-9-]+)*", slug):
+                raise ValueError(
+                    f"{slug!r} is not a category slug path like thong-tin-tuyen-truyen/tin-tuc"
+                )
+        return value
+
+
+class WebConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    api_token_env: str | None = None
+    api_token_file: Path | None = None
+    admin_token_env: str | None = None
+    admin_token_file: Path | None = None
+    subscribe_per_hour: int = Field(default=10, ge=1)
+    max_body_bytes: int = Field(default=5_000_000, ge=1024)
+
+    def api_token(self) -> str | None:
+        return read_secret(self.api_token_env, self.api_token_file, "web.api_token")
+
+    def admin_token(self) -> str | None:
+        return read_secret(self.admin_token_env, self.admin_token_file, "web.admin_token")
+
+
+class SecurityConfig(_Section):
+    """The HMAC key for confirmation/unsubscribe links (generated on first run if unset)."""
+
+    secret_env: str | None = None
+    secret_file: Path | None = None
+
+
+JobKind = Literal["ingest", "crawl", "build_feeds", "send_digest", "cleanup"]
+
+
+class JobConfig(_Section):
+    kind: JobKind
+    cron: str | None = None
+    every: Duration | None = None
+    enabled: bool = True
+    misfire_grace: Duration = 3600
+    jitter: Duration = 0
+    source: str | None = None
+
+    @field_validator("every", "misfire_grace", "jitter", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_cron(value)
+        return value
+
+    @model_validator(mode="after")
+    def _trigger(self) -> JobConfig:
+        if (self.cron is None) == (self.every is None):
+            raise ValueError('give exactly one trigger: cron = "0 7 * * mon" or every = "15m"')
+        if self.every is not None and self.every < 10:
+            raise ValueError("every must be at least 10s")
+        return self
+
+
+def check_cron(expr: str) -> None:
+    """Raise ValueError unless ``expr`` is a 5-field crontab expression."""
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"cron {expr!r} must have 5 fields: minute hour day month weekday")
+    from apscheduler.triggers.cron import CronTrigger  # only for validation
+
+    try:
+        CronTrigger.from_crontab(expr, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"invalid cron {expr!r}: {exc}") from None
+
+
+def _default_jobs() -> dict[str, JobConfig]:
+    return {
+        "build_feeds": JobConfig(kind="build_feeds", every=900, misfire_grace=900),
+        "weekly_digest": JobConfig(kind="send_digest", cron="0 7 * * mon", misfire_grace=6 * 3600),
+        "cleanup": JobConfig(kind="cleanup", cron="30 3 * * *", misfire_grace=6 * 3600),
+    }
+
+
+class ScheduleConfig(_Section):
+    timezone: TimeZone = "Asia/Ho_Chi_Minh"
+    jobs: dict[str, JobConfig] = Field(default_factory=_default_jobs)
+
+    @field_validator("jobs")
+    @classmethod
+    def _names(cls, value: dict[str, JobConfig]) -> dict[str, JobConfig]:
+        for name in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
+                raise ValueError(f"job name {name!r} must be lower-case letters, digits, _ or -")
+        return value
+
+
+class AdminConfig(_Section):
+    alert_to: list[Email] = []
+    alert_interval: Duration = 3600
+
+
+class SourceConfig(_Section):
+    name: str
+    kind: Literal["site", "feed", "directory"]
+    enabled: bool = True
+    # site
+    listing_urls: list[Url] = []
+    article_pattern: str = r"/bai-viet/.*\.aspx$"
+    pagination_pattern: str | None = None
+    max_pages: int = Field(default=5, ge=1, le=1000)
+    # feed
+    url: Url | None = None
+    # directory
+    path: Path | None = None
+    # common
+    category: list[str] | None = None
+    allow_private: bool = False
+    allowed_hosts: list[str] = []
+    concurrency: int = Field(default=2, ge=1, le=16)
+    delay: float = Field(default=1.0, ge=0)
+    timeout: float = Field(default=20.0, gt=0)
+    max_bytes: int = Field(default=5_000_000, ge=1024)
+
+    @field_validator("article_pattern", "pagination_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _kind(self) -> SourceConfig:
+        if self.kind == "site" and not self.listing_urls:
+            raise ValueError("a site source needs listing_urls")
+        if self.kind == "feed" and not self.url:
+            raise ValueError("a feed source needs url")
+        if self.kind == "directory" and not self.path:
+            raise ValueError("a directory source needs path")
+        return self
+
+
+class Config(_Section):
+    templates_dir: Path | None = None
+    user_agent: str = "tgfeed (+https://tuyengiaohungyen.vn)"
+    site: SiteConfig = SiteConfig()
+    store: StoreConfig = StoreConfig()
+    categories: list[CategoryConfig] = []
+    feeds: FeedsConfig = FeedsConfig()
+    mail: MailConfig = MailConfig()
+    digest: DigestConfig = DigestConfig()
+    web: WebConfig = WebConfig()
+    security: SecurityConfig = SecurityConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    admin: AdminConfig = AdminConfig()
+    sources: list[SourceConfig] = []
+
+    # Where the config came from (None: embedded defaults); not a TOML key.
+    source_path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _sources_unique(self) -> Config:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique: {', '.join(dupes)}")
+        for name, job in self.schedule.jobs.items():
+            if job.source and job.source not in names:
+                raise ValueError(f"schedule.jobs.{name}.source: no source named {job.source!r}")
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source_path.parent if self.source_path else Path.cwd()
+
+    def resolve(self, path: Path) -> Path:
+        """A config path, relative to the config file's folder (or the cwd)."""
+        return path if path.is_absolute() else self.base_dir / path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.resolve(self.store.path).parent
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif "[" in item or item.startswith("function-"):
+            continue  # pydantic's validator tags, not config keys
+        else:
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(top level)"
+
+
+def _describe(err: Any) -> str:
+    loc = tuple(err["loc"])
+    key = str(loc[-1]) if loc else ""
+    if err["type"] == "extra_forbidden":
+        if key in SECRET_KEYS:
+            return (
+                f"{_format_loc(loc)}: secrets never go in the TOML; "
+                f"use {key}_env (environment variable) or {key}_file"
+            )
+        return f"{_format_loc(loc)}: unknown key (check its spelling and section)"
+    msg = str(err["msg"])
+    msg = msg.removeprefix("Value error, ")
+    if err["type"] == "missing":
+        msg = "required key is missing"
+    elif err["type"].endswith("_type") or err["type"].endswith("_parsing"):
+        msg = f"{msg} (got {err['input']!r})"
+    return f"{_format_loc(loc)}: {msg}"
+
+
+def validate(data: dict[str, Any], *, source: Path | None = None) -> Config:
+    """Validate parsed TOML; raise ConfigError listing every problem."""
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems = [_describe(e) for e in exc.errors()]
+        where = str(source) if source else "config"
+        raise ConfigError(
+            f"{where}: {len(problems)} problem(s): " + "; ".join(problems),
+            problems=problems,
+            hint="fix each key named above; `tgfeed check` lists them",
+        ) from None
+    return config.model_copy(update={"source_path": source})
+
+
+def load(path: Path | None = None) -> Config:
+    """Load ``path``, else ``$TGFEED_CONFIG``, else ``./config.toml``, else defaults."""
+    explicit = path is not None or bool(os.environ.get(ENV_VAR))
+    if path is None:
+        path = Path(os.environ.get(ENV_VAR) or DEFAULT_FILE)
+    if not path.exists():
+        if explicit:
+            raise ConfigError(
+                f"{path}: config file not found",
+                hint="give an existing file with --config, or run without one for the defaults",
+            )
+        return Config()
+    return load_file(path)
+
+
+def load_file(path: Path) -> Config:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    return loads(raw, source=path.resolve())
+
+
+def loads(raw: bytes | str, *, source: Path | None = None) -> Config:
+    where = str(source) if source else "config"
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{where}: not UTF-8 (byte {exc.start})", hint="save the file as UTF-8"
+            ) from None
+    else:
+        text = raw
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        line = f":{m[1]}:{m[2]}" if m else ""
+        problem = f"{where}{line}: TOML syntax error: {str(exc).split(' (at ')[0]}"
+        raise ConfigError(problem, problems=[problem], hint="fix the TOML syntax") from None
+    return validate(data, source=source)

@@ -1,0 +1,161 @@
+"""Vietnamese text helpers: normalisation, folding, slugs, dates.
+
+Pure functions; nothing here reads the clock or touches I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+# C0 controls except TAB, LF, CR; DEL..C1 controls; surrogates; U+FFFE/U+FFFF.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+# Whitespace that is not a line break, including NBSP, narrow NBSP, ZWSP-likes.
+_INLINE_SPACE = re.compile("[ \t\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
+_LINE_BREAKS = re.compile("\r\n|\r|\u2028|\u2029|\x85")
+
+
+def clean(text: str) -> str:
+    """NFC, XML-legal, line breaks as ``\\n``; inner spacing untouched."""
+    text = _LINE_BREAKS.sub("\n", text)
+    text = _XML_ILLEGAL.sub("", text)
+    return unicodedata.normalize("NFC", text)
+
+
+def clean_line(text: str) -> str:
+    """`clean`, then every run of spaces (NBSP included) folded to one, trimmed."""
+    return _INLINE_SPACE.sub(" ", clean(text)).strip()
+
+
+def clean_block(text: str) -> str:
+    """Clean multi-line text: each line folded and trimmed, at most one blank line."""
+    lines = [clean_line(line) for line in clean(text).split("\n")]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out)
+
+
+_FOLD_TABLE = str.maketrans({"đ": "d", "Đ": "D", "ð": "d", "Ð": "D"})
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip diacritics: ``Đảng ủy`` → ``dang uy``.
+
+    ``đ`` has no Unicode decomposition, so it is mapped explicitly.
+    """
+    text = unicodedata.normalize("NFD", text.translate(_FOLD_TABLE))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+_SLUG_STRIP = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(text: str, *, max_length: int = 80) -> str:
+    """``Thông tin - Tuyên truyền`` → ``thong-tin-tuyen-truyen`` (``Đ`` → ``d``)."""
+    slug = _SLUG_STRIP.sub("-", fold(text)).strip("-")
+    if len(slug) > max_length:
+        slug = slug[:max_length].rsplit("-", 1)[0] or slug[:max_length]
+    return slug
+
+
+def summarize(text: str, limit: int = 300) -> str:
+    """The text cut at a word boundary to at most ``limit`` characters (with …)."""
+    text = clean_line(text)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:-–") + "…"
+
+
+_SITE_DATE = re.compile(
+    r"(?P<d>\d{1,2})/(?P<m>\d{1,2})/(?P<y>\d{4})\s*-\s*"
+    r"(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?\s*(?P<p>[AaPp][Mm])?"
+)
+
+
+def parse_site_datetime(text: str, tz: ZoneInfo = LOCAL_TZ) -> datetime:
+    """Parse ``09/08/2019 - 4:29:33 PM`` (local time) into an aware UTC datetime.
+
+    12 AM is 00h and 12 PM is 12h; without AM/PM the hour is read as 24-hour.
+    Raises ValueError on anything else.
+    """
+    m = _SITE_DATE.search(text)
+    if not m:
+        raise ValueError(f"not a dd/mm/yyyy - h:mm:ss AM|PM date: {text!r}")
+    hour = int(m["H"])
+    if m["p"]:
+        if not 1 <= hour <= 12:
+            raise ValueError(f"hour {hour} is not on a 12-hour clock: {text!r}")
+        hour = hour % 12 + (12 if m["p"].upper() == "PM" else 0)
+    local = datetime(
+        int(m["y"]), int(m["m"]), int(m["d"]), hour, int(m["M"]), int(m["S"] or 0), tzinfo=tz
+    )
+    return local.astimezone(timezone.utc)
+
+
+def parse_iso_datetime(text: str, tz: ZoneInfo = LOCAL_TZ) -> datetime:
+    """ISO 8601 into aware UTC; a naive value is taken as local (Asia/Ho_Chi_Minh)."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(timezone.utc)
+
+
+def to_local(value: datetime, tz: ZoneInfo = LOCAL_TZ) -> datetime:
+    return value.astimezone(tz)
+
+
+def iso_local(value: datetime, tz: ZoneInfo = LOCAL_TZ) -> str:
+    """``2019-08-09T16:29:33+07:00``: the form every output uses."""
+    return value.astimezone(tz).isoformat(timespec="seconds")
+
+
+def utc_iso(value: datetime) -> str:
+    """The store's form: ``2019-08-09T09:29:33+00:00`` (sorts as text)."""
+    return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
+
+
+def format_vi_date(value: datetime, tz: ZoneInfo = LOCAL_TZ, *, weekday: bool = True) -> str:
+    """``Thứ Sáu, ngày 9 tháng 8 năm 2019``."""
+    local = value.astimezone(tz)
+    text = f"ngày {local.day} tháng {local.month} năm {local.year}"
+    return f"{WEEKDAYS[local.weekday()]}, {text}" if weekday else text.capitalize()
+
+
+def format_vi_datetime(value: datetime, tz: ZoneInfo = LOCAL_TZ) -> str:
+    """``9/8/2019 16:29``: short local form for lists."""
+    local = value.astimezone(tz)
+    return f"{local.day}/{local.month}/{local.year} {local:%H:%M}"
+
+
+def iso_week_key(value: datetime, tz: ZoneInfo = LOCAL_TZ) -> str:
+    """The ISO week (``2026-W48``) of an instant, in local time."""
+    year, week, _ = value.astimezone(tz).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+_WEEK_KEY = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def week_window(key: str, tz: ZoneInfo = LOCAL_TZ) -> tuple[datetime, datetime]:
+    """Monday 00:00 to next Monday 00:00 local, as UTC datetimes."""
+    m = _WEEK_KEY.match(key)
+    if not m:
+        raise ValueError(f"not an ISO week key like 2026-W48: {key!r}")
+    start = datetime.fromisocalendar(int(m[1]), int(m[2]), 1).replace(tzinfo=tz)
+    end = (start.replace(tzinfo=None) + timedelta(days=7)).replace(tzinfo=tz)
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
