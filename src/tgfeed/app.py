@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ Clock = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -33,7 +33,7 @@ class App:
         value = self.clock()
         if value.tzinfo is None:
             raise ValueError("the clock must return aware datetimes")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     @property
     def tz(self) -> ZoneInfo:

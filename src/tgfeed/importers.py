@@ -36,8 +36,20 @@ RECORD_SUFFIXES = {".jsonl", ".ndjson", ".csv"}
 SUFFIXES = PAGE_SUFFIXES | RECORD_SUFFIXES
 
 EXPORT_FIELDS = (
-    "id", "url", "title", "category", "category_slug", "published", "updated", "author",
-    "views", "summary", "body_html", "body_text", "signature", "related",
+    "id",
+    "url",
+    "title",
+    "category",
+    "category_slug",
+    "published",
+    "updated",
+    "author",
+    "views",
+    "summary",
+    "body_html",
+    "body_text",
+    "signature",
+    "related",
 )
 
 Item = tuple[str, Article | IngestError]
@@ -58,9 +70,12 @@ def read_path(path: Path, site_url: str, tz: ZoneInfo = LOCAL_TZ) -> Iterator[It
     """Every item of one file, each an Article or the IngestError it raised."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        yield str(path), IngestError(
-            f"{path}: unknown file type {suffix or '(none)'!r}",
-            hint="import .txt/.html pages, .jsonl or .csv files",
+        yield (
+            str(path),
+            IngestError(
+                f"{path}: unknown file type {suffix or '(none)'!r}",
+                hint="import .txt/.html pages, .jsonl or .csv files",
+            ),
         )
         return
     try:
@@ -150,9 +165,7 @@ def _when(value: str, key: str, label: str, tz: ZoneInfo) -> datetime:
         ) from None
 
 
-def article_from_record(
-    rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCAL_TZ
-) -> Article:
+def article_from_record(rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCAL_TZ) -> Article:
     """A JSON/CSV record (the export's fields; most optional) into an Article."""
     if not isinstance(rec, dict):
         raise IngestError(f"{label}: expected a JSON object, got {type(rec).__name__}")

@@ -107,7 +107,9 @@ def _split_lines(lines: list[str], name: str) -> _Parts:
             hint="is this an article page of the site?",
         ) from None
     crumbs = [
-        line for line in lines[:pub_i] if line.startswith("Trang chủ") and _BREADCRUMB_SPLIT.search(line)
+        line
+        for line in lines[:pub_i]
+        if line.startswith("Trang chủ") and _BREADCRUMB_SPLIT.search(line)
     ]
     if not crumbs:
         raise IngestError(
@@ -189,15 +191,57 @@ def parse_text(text: str, source: PageSource) -> Article:
 # -- HTML ---------------------------------------------------------------------
 
 _BLOCK = {
-    "p", "div", "br", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "tr", "table",
-    "section", "article", "header", "footer", "form", "blockquote", "figure", "figcaption",
-    "dd", "dt", "hr", "nav", "main", "aside", "td", "th",
+    "p",
+    "div",
+    "br",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "ul",
+    "ol",
+    "tr",
+    "table",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "form",
+    "blockquote",
+    "figure",
+    "figcaption",
+    "dd",
+    "dt",
+    "hr",
+    "nav",
+    "main",
+    "aside",
+    "td",
+    "th",
 }
-_SKIP = {"script", "style", "noscript", "head", "input", "select", "textarea", "template",
-         "button", "iframe", "svg"}
+_SKIP = {
+    "script",
+    "style",
+    "noscript",
+    "head",
+    "input",
+    "select",
+    "textarea",
+    "template",
+    "button",
+    "iframe",
+    "svg",
+}
 _CONTENT_SELECTORS = (
-    "[id$=divNoiDung]", ".news-content", ".detail-content", ".article-content",
-    "#content-detail", ".noidung",
+    "[id$=divNoiDung]",
+    ".news-content",
+    ".detail-content",
+    ".article-content",
+    "#content-detail",
+    ".noidung",
 )
 
 
@@ -250,8 +294,11 @@ def parse_html(html: str, source: PageSource) -> Article:
     for bad in content.css("script, style, noscript, iframe"):
         bad.decompose()
     paragraphs = [p for p in (clean_line(line) for line in _lines(content)) if p]
-    blocks = [b for b in content.css("p, h2, h3, h4, figure, table, ul, ol, blockquote")
-              if b.parent is not None and b.parent.mem_id == content.mem_id]
+    blocks = [
+        b
+        for b in content.css("p, h2, h3, h4, figure, table, ul, ol, blockquote")
+        if b.parent is not None and b.parent.mem_id == content.mem_id
+    ]
     signature = None
     if len(paragraphs) >= 2 and _is_signature(paragraphs[-1]):
         signature = paragraphs.pop()
@@ -265,9 +312,21 @@ def parse_html(html: str, source: PageSource) -> Article:
             raise IngestError(f"{source.name}: the article '{parts.title[:60]}' has no body")
         paragraphs = [images] if images else []
     heading = tree.css_first("h1")
-    title = clean_line(heading.text()) if heading is not None and heading.text().strip() else parts.title
-    parts = _Parts(parts.category, parts.published, parts.views, parts.author, title,
-                   paragraphs or [title], signature or parts.signature, parts.related)
+    title = (
+        clean_line(heading.text())
+        if heading is not None and heading.text().strip()
+        else parts.title
+    )
+    parts = _Parts(
+        parts.category,
+        parts.published,
+        parts.views,
+        parts.author,
+        title,
+        paragraphs or [title],
+        signature or parts.signature,
+        parts.related,
+    )
     return _build(parts, source, body_html, url)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -101,7 +101,7 @@ def parse_site_datetime(text: str, tz: ZoneInfo = LOCAL_TZ) -> datetime:
     local = datetime(
         int(m["y"]), int(m["m"]), int(m["d"]), hour, int(m["M"]), int(m["S"] or 0), tzinfo=tz
     )
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def parse_iso_datetime(text: str, tz: ZoneInfo = LOCAL_TZ) -> datetime:
@@ -109,7 +109,7 @@ def parse_iso_datetime(text: str, tz: ZoneInfo = LOCAL_TZ) -> datetime:
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def to_local(value: datetime, tz: ZoneInfo = LOCAL_TZ) -> datetime:
@@ -123,7 +123,7 @@ def iso_local(value: datetime, tz: ZoneInfo = LOCAL_TZ) -> str:
 
 def utc_iso(value: datetime) -> str:
     """The store's form: ``2019-08-09T09:29:33+00:00`` (sorts as text)."""
-    return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return value.astimezone(UTC).isoformat(timespec="seconds")
 
 
 WEEKDAYS = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật")
@@ -148,6 +148,12 @@ def iso_week_key(value: datetime, tz: ZoneInfo = LOCAL_TZ) -> str:
     return f"{year}-W{week:02d}"
 
 
+def last_complete_week(when: datetime, tz: ZoneInfo = LOCAL_TZ) -> str:
+    """The latest ISO week that has ended by ``when``: a digest fired at 07:00 on
+    Monday 2026-11-30 (or late, on Tuesday) covers 2026-W48."""
+    return iso_week_key(when.astimezone(tz) - timedelta(days=7), tz)
+
+
 _WEEK_KEY = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
@@ -158,4 +164,4 @@ def week_window(key: str, tz: ZoneInfo = LOCAL_TZ) -> tuple[datetime, datetime]:
         raise ValueError(f"not an ISO week key like 2026-W48: {key!r}")
     start = datetime.fromisocalendar(int(m[1]), int(m[2]), 1).replace(tzinfo=tz)
     end = (start.replace(tzinfo=None) + timedelta(days=7)).replace(tzinfo=tz)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return start.astimezone(UTC), end.astimezone(UTC)

@@ -56,12 +56,17 @@ def import_(app: App, paths: tuple[Path, ...], dry_run: bool, quiet: bool) -> No
         if item.outcome == "failed" or show_each:
             reason = f": {item.reason}" if item.reason else ""
             style = _STYLE[item.outcome]
-            console.print(f"[{style}]{item.outcome:>9}[/] {item.item}{reason}", markup=True,
-                          highlight=False)
+            console.print(
+                f"[{style}]{item.outcome:>9}[/] {item.item}{reason}", markup=True, highlight=False
+            )
 
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), console=console, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
         disable=quiet or not console.is_terminal,
     ) as progress:
         task = progress.add_task("importing", total=None)
@@ -81,8 +86,12 @@ def import_(app: App, paths: tuple[Path, ...], dry_run: bool, quiet: bool) -> No
 
 
 @cli.command()
-@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write to this file instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write to this file instead of standard output.",
+)
 @pass_app
 def export(app: App, output: Path | None) -> None:
     """All articles as JSON Lines (round-trips through `tgfeed import`)."""

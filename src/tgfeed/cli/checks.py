@@ -19,8 +19,11 @@ def run_checks(config: Config) -> tuple[list[str], list[str]]:
         f"feeds: {config.resolve(config.feeds.output_dir)} ({config.feeds.items} items, "
         f"{config.feeds.content} content)",
         f"mail: {config.mail.backend}"
-        + (f" via {config.mail.smtp.host}:{config.mail.smtp.port}"
-           if config.mail.backend == "smtp" else f" to {config.resolve(config.mail.outbox_dir)}"),
+        + (
+            f" via {config.mail.smtp.host}:{config.mail.smtp.port}"
+            if config.mail.backend == "smtp"
+            else f" to {config.resolve(config.mail.outbox_dir)}"
+        ),
         f"categories configured: {len(config.categories)}; sources: {len(config.sources)}",
     ]
     secrets = [

@@ -46,8 +46,14 @@ def samples_path() -> Path:
 
 
 @cli.command()
-@click.option("--dir", "directory", type=click.Path(path_type=Path, file_okay=False),
-              default=DEMO_DIR, show_default=True, help="Where the demo lives.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEMO_DIR,
+    show_default=True,
+    help="Where the demo lives.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Set everything up, then exit without serving.")

@@ -16,8 +16,9 @@ BATCH = 500
 OnItem = Callable[[ItemResult], None]
 
 
-def _batched(items: Iterable[tuple[str, Article | IngestError]], n: int) -> Iterator[list[
-        tuple[str, Article | IngestError]]]:
+def _batched(
+    items: Iterable[tuple[str, Article | IngestError]], n: int
+) -> Iterator[list[tuple[str, Article | IngestError]]]:
     it = iter(items)
     while chunk := list(islice(it, n)):
         yield chunk

@@ -204,7 +204,9 @@ class Store:
                 self.db.conn.execute(
                     "UPDATE categories SET description = ? WHERE id = ?", (description, cat.id)
                 )
-                cat = Category(cat.id, cat.slug_path, cat.name, cat.names, cat.parent_id, description)
+                cat = Category(
+                    cat.id, cat.slug_path, cat.name, cat.names, cat.parent_id, description
+                )
                 self._categories[slug_path] = cat
             parent = cat
         assert parent is not None
@@ -221,8 +223,9 @@ class Store:
             )
         cats = sorted(self._categories.values(), key=lambda c: c.slug_path.split("/"))
         out = [
-            Category(c.id, c.slug_path, c.name, c.names, c.parent_id, c.description,
-                     counts.get(c.id, 0))
+            Category(
+                c.id, c.slug_path, c.name, c.names, c.parent_id, c.description, counts.get(c.id, 0)
+            )
             for c in cats
         ]
         return [c for c in out if c.article_count] if only_used else out
@@ -272,8 +275,18 @@ class Store:
         cat = self.ensure_category(a.category, a.category_slugs)
         published = utc_iso(a.published_at)
         values = (
-            a.url, a.title, cat.id, published, a.author, a.views, a.summary, a.body_html,
-            a.body_text, a.signature, json.dumps(list(a.related), ensure_ascii=False), h,
+            a.url,
+            a.title,
+            cat.id,
+            published,
+            a.author,
+            a.views,
+            a.summary,
+            a.body_html,
+            a.body_text,
+            a.signature,
+            json.dumps(list(a.related), ensure_ascii=False),
+            h,
         )
         if row is None:
             updated = utc_iso(a.updated_at or a.published_at)
@@ -324,7 +337,9 @@ class Store:
             self.db.conn.execute(
                 "UPDATE articles SET deleted_at = ? WHERE rowid = ?", (utc_iso(now), row[0])
             )
-            self.db.conn.execute("DELETE FROM article_categories WHERE article_rowid = ?", (row[0],))
+            self.db.conn.execute(
+                "DELETE FROM article_categories WHERE article_rowid = ?", (row[0],)
+            )
             self.db.conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (row[0],))
             self._bump()
         return True
@@ -456,8 +471,15 @@ class Store:
             cur = self.db.conn.execute(
                 "INSERT INTO ingest_runs (source, started_at, finished_at, added, updated, "
                 "unchanged, failed) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (source, utc_iso(started), utc_iso(finished), c["added"], c["updated"],
-                 c["unchanged"], c["failed"]),
+                (
+                    source,
+                    utc_iso(started),
+                    utc_iso(finished),
+                    c["added"],
+                    c["updated"],
+                    c["unchanged"],
+                    c["failed"],
+                ),
             )
             run_id = int(cur.lastrowid or 0)
             self.db.conn.executemany(
@@ -472,8 +494,16 @@ class Store:
             "FROM ingest_runs ORDER BY id DESC LIMIT ?",
             (limit,),
         ).fetchall()
-        keys = ("id", "source", "started_at", "finished_at", "added", "updated", "unchanged",
-                "failed")
+        keys = (
+            "id",
+            "source",
+            "started_at",
+            "finished_at",
+            "added",
+            "updated",
+            "unchanged",
+            "failed",
+        )
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def recent_failures(self, limit: int = 20) -> list[dict[str, Any]]:

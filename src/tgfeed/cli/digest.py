@@ -1,0 +1,3 @@
+"""Commands of the digest concern."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Commands of the feeds concern."""
+
+from __future__ import annotations

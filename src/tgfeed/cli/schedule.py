@@ -1,0 +1,3 @@
+"""Commands of the schedule concern."""
+
+from __future__ import annotations

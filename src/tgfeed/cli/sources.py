@@ -1,0 +1,3 @@
+"""Commands of the sources concern."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Commands of the subscribers concern."""
+
+from __future__ import annotations

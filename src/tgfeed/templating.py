@@ -1,0 +1,79 @@
+"""Jinja2 environment: the administrator's ``templates_dir`` in front of the
+packaged templates; autoescape everywhere except ``*.txt*`` templates;
+StrictUndefined so a typo fails loudly instead of rendering nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from .errors import RenderError
+from .text import LOCAL_TZ, format_vi_date, format_vi_datetime, iso_local
+
+
+def package_templates() -> Path:
+    """The default templates: inside the wheel, or the repository's top-level folder."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "templates", here.parents[1] / "templates"):
+        if candidate.is_dir():
+            return candidate
+    raise RenderError("the packaged templates are missing", hint="reinstall tgfeed")
+
+
+def _autoescape(name: str | None) -> bool:
+    return not (name or "").endswith((".txt", ".txt.j2"))
+
+
+def make_env(templates_dir: Path | None = None, tz: ZoneInfo = LOCAL_TZ) -> jinja2.Environment:
+    paths = [str(package_templates())]
+    if templates_dir is not None:
+        if not templates_dir.is_dir():
+            raise RenderError(
+                f"templates_dir {templates_dir} is not a folder",
+                hint="create it or remove templates_dir from the config",
+            )
+        paths.insert(0, str(templates_dir))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(paths),
+        autoescape=_autoescape,  # noqa: S701 (escapes all but .txt templates)
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+    def vi_date(value: datetime, weekday: bool = True) -> str:
+        return format_vi_date(value, tz, weekday=weekday)
+
+    def vi_datetime(value: datetime) -> str:
+        return format_vi_datetime(value, tz)
+
+    def iso(value: datetime) -> str:
+        return iso_local(value, tz)
+
+    env.filters.update(vi_date=vi_date, vi_datetime=vi_datetime, iso=iso)
+    return env
+
+
+def render(env: jinja2.Environment, name: str, **context: Any) -> str:
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(f"template {exc.name} not found") from exc
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"template {name}: {exc}") from exc
+
+
+def check_templates(env: jinja2.Environment) -> list[str]:
+    """Compile every template; the problems, if any."""
+    problems = []
+    for name in env.list_templates():
+        try:
+            env.get_template(name)
+        except jinja2.TemplateError as exc:
+            problems.append(f"templates/{name}: {exc}")
+    return problems

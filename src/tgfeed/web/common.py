@@ -1,0 +1,61 @@
+"""What every web module shares: the App on the request, HTML responses with
+security headers, token checks, the Vietnamese error page."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from ..app import App
+from ..templating import make_env, render
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+def get_app(request: Request) -> App:
+    app: App = request.app.state.tgfeed
+    return app
+
+
+def templates(app: App) -> jinja2.Environment:
+    env = app.extras.get("jinja")
+    if env is None:
+        tdir = app.config.templates_dir
+        env = make_env(app.path(tdir) if tdir else None, app.tz)
+        app.extras["jinja"] = env
+    assert isinstance(env, jinja2.Environment)
+    return env
+
+
+def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """A rendered HTML page with the security headers."""
+    app = get_app(request)
+    body = render(templates(app), name, site=app.config.site, **context)
+    return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def error_page(request: Request, status_code: int, title: str, message: str) -> Response:
+    return page(request, "error.html.j2", status_code=status_code, title=title, message=message)
+
+
+def token_ok(request: Request, expected: str | None) -> bool:
+    """``Authorization: Bearer …`` compared in constant time; no token configured → refuse."""
+    if not expected:
+        return False
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), expected.encode())

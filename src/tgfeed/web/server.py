@@ -1,0 +1,84 @@
+"""Assembling the Starlette app and running it under uvicorn."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..app import App
+from .common import error_page
+
+Lifespan = Callable[[App], contextlib.AbstractAsyncContextManager[None]]
+
+# Hooks run for the server's lifetime (the scheduler runs in the server's event loop).
+LIFESPAN_HOOKS: list[Lifespan] = []
+
+
+async def healthz(request: Request) -> Response:
+    app: App = request.app.state.tgfeed
+    app.store.db.execute("SELECT 1").fetchone()
+    return JSONResponse({"status": "ok", "articles": app.store.count()})
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error_page(request, 404, "Không tìm thấy trang", "Địa chỉ bạn mở không tồn tại.")
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    return error_page(request, 500, "Lỗi máy chủ", "Đã có lỗi xảy ra; xin thử lại sau.")
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return await not_found(request, exc)
+    if exc.status_code == 405:
+        return error_page(request, 405, "Phương thức không được hỗ trợ", "Yêu cầu không hợp lệ.")
+    return error_page(request, exc.status_code, "Yêu cầu không hợp lệ", str(exc.detail))
+
+
+def create_app(app: App, *, with_hooks: bool = True) -> Starlette:
+    """The ASGI app for ``app``; ``with_hooks=False`` serves HTTP only (no scheduler)."""
+    from . import admin, api, digest, feeds
+
+    routes: list[BaseRoute] = [Route("/healthz", healthz)]
+    for module in (feeds, digest, api, admin):
+        routes.extend(module.routes())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if with_hooks:
+                for hook in LIFESPAN_HOOKS:
+                    await stack.enter_async_context(hook(app))
+            yield
+
+    web = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 500: server_error, HTTPException: http_error},
+    )
+    web.state.tgfeed = app
+    return web
+
+
+def serve(app: App, host: str, port: int, **uvicorn_options: Any) -> None:
+    """Run the service (web + scheduler) until SIGINT/SIGTERM."""
+    import uvicorn
+
+    uvicorn.run(
+        create_app(app),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        server_header=False,
+        log_level=uvicorn_options.pop("log_level", "info"),
+        **uvicorn_options,
+    )
