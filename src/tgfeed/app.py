@@ -55,7 +55,7 @@ class App:
 def build_app(config: Config, *, clock: Clock = system_clock) -> App:
     """Open the store named by ``config`` and sync configured categories into it."""
     store = open_store(config.resolve(config.store.path), busy_timeout_ms=config.store.busy_timeout)
-    with store.db.atomic():
+    with store.write():
         for cat in config.categories:
             slugs = None
             if cat.slug:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -82,7 +83,11 @@ def _check_email(value: str) -> str:
 Url = Annotated[str, AfterValidator(_check_url)]
 TimeZone = Annotated[str, AfterValidator(_check_tz)]
 Email = Annotated[str, AfterValidator(_check_email)]
-Duration = Annotated[int, Field(ge=0)]
+def _duration(value: Any) -> Any:
+    return parse_duration(value) if isinstance(value, str) else value
+
+
+Duration = Annotated[int, BeforeValidator(_duration), Field(ge=0)]
 
 
 class _Section(BaseModel):
@@ -296,11 +301,6 @@ class JobConfig(_Section):
     jitter: Duration = 0
     source: str | None = None
 
-    @field_validator("every", "misfire_grace", "jitter", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str) else value
-
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
@@ -377,6 +377,12 @@ class SourceConfig(_Section):
     delay: float = Field(default=1.0, ge=0)
     timeout: float = Field(default=20.0, gt=0)
     max_bytes: int = Field(default=5_000_000, ge=1024)
+    retries: int = Field(default=2, ge=0, le=10)  # extra attempts on 5xx / timeouts
+    backoff: float = Field(default=2.0, ge=0)  # seconds before the first retry, doubling
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    robots: bool = True  # honour robots.txt (turn off only with the site owner's consent)
+    refresh_days: int = Field(default=3, ge=0, le=365)  # re-check recent articles' views
+    alert_after: int = Field(default=3, ge=1)  # consecutive failed runs → failing
 
     @field_validator("article_pattern", "pagination_pattern")
     @classmethod

@@ -117,8 +117,10 @@ def read_jsonl(text: str, name: str, site_url: str, tz: ZoneInfo = LOCAL_TZ) -> 
 def read_csv(text: str, name: str, site_url: str, tz: ZoneInfo = LOCAL_TZ) -> Iterator[Item]:
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
+        start = 2  # the line where the next record begins (after the header)
         for row in reader:
-            label = f"{name}:{reader.line_num}"
+            label = f"{name}:{start}"
+            start = reader.line_num + 1
             rec: dict[str, Any] = {k.strip(): v for k, v in row.items() if isinstance(k, str)}
             if None in row:
                 yield label, IngestError(f"{label}: more cells than header columns")

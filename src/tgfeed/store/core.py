@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -154,6 +155,25 @@ class Store:
             "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'articles_version'"
         )
 
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        """A write transaction taken with BEGIN IMMEDIATE, so a busy database is waited
+        for (busy_timeout) instead of failing on a read-to-write upgrade; nested calls
+        become savepoints."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     # -- categories --------------------------------------------------------
 
     def _load_categories(self) -> None:
@@ -250,7 +270,7 @@ class Store:
         conn = self.db.conn
         changed = False
         try:
-            with self.db.atomic():
+            with self.write():
                 for a in articles:
                     outcome = self._upsert_one(conn, a, now_s)
                     changed = changed or outcome != "unchanged"
@@ -328,7 +348,7 @@ class Store:
 
     def unpublish(self, article_id: str, *, now: datetime) -> bool:
         """Take an article out of every feed; True if it was published."""
-        with self.db.atomic():
+        with self.write():
             row = self.db.conn.execute(
                 "SELECT rowid FROM articles WHERE id = ? AND deleted_at IS NULL", (article_id,)
             ).fetchone()
@@ -467,7 +487,7 @@ class Store:
     ) -> int:
         """Store a finished ingest run with its per-item failures; returns its id."""
         c = result.counts
-        with self.db.atomic():
+        with self.write():
             cur = self.db.conn.execute(
                 "INSERT INTO ingest_runs (source, started_at, finished_at, added, updated, "
                 "unchanged, failed) VALUES (?, ?, ?, ?, ?, ?, ?)",
