@@ -17,20 +17,28 @@ from .conftest import FIXTURES, SAMPLES, write_config
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     full_env.pop("TGFEED_CONFIG", None)
     return subprocess.run(
-        [sys.executable, "-m", "tgfeed", *args], cwd=cwd, capture_output=True, text=True,
-        env=full_env, timeout=120, check=False,
+        [sys.executable, "-m", "tgfeed", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        check=False,
     )
 
 
 def test_import_reports_each_file_and_fails_on_bad_items(tmp_path: Path) -> None:
     write_config(tmp_path)
     pages = FIXTURES / "pages"
-    r = run("import", str(pages / "text_basic.txt"), str(pages / "broken_no_date.txt"),
-            cwd=tmp_path)
+    r = run(
+        "import", str(pages / "text_basic.txt"), str(pages / "broken_no_date.txt"), cwd=tmp_path
+    )
     assert r.returncode == 1, r.stdout + r.stderr
     assert "added" in r.stdout and "text_basic.txt" in r.stdout
     assert "failed" in r.stdout and "Đăng ngày" in r.stdout

@@ -23,20 +23,29 @@ BROKEN = [
     ("[mail.smtp]\nstarttls = true\ntls = true\n", "mail.smtp: choose one of starttls"),
     ('[mail]\nfrom_address = "not-an-address"\n', "mail.from_address: not an email address"),
     ('[digest]\ncategories = ["Tin tức"]\n', "digest.categories: "),
-    ('[schedule.jobs.digest]\nkind = "send_digest"\ncron = "0 7 * * funday"\n',
-     "schedule.jobs.digest.cron: invalid cron"),
-    ('[schedule.jobs.digest]\nkind = "send_digest"\ncron = "0 7 * *"\n',
-     "schedule.jobs.digest.cron: cron '0 7 * *' must have 5 fields"),
+    (
+        '[schedule.jobs.digest]\nkind = "send_digest"\ncron = "0 7 * * funday"\n',
+        "schedule.jobs.digest.cron: invalid cron",
+    ),
+    (
+        '[schedule.jobs.digest]\nkind = "send_digest"\ncron = "0 7 * *"\n',
+        "schedule.jobs.digest.cron: cron '0 7 * *' must have 5 fields",
+    ),
     ('[schedule.jobs.x]\nkind = "launch_rockets"\nevery = "1h"\n', "schedule.jobs.x.kind: "),
     ('[schedule.jobs.x]\nkind = "build_feeds"\n', "schedule.jobs.x: give exactly one trigger"),
-    ('[schedule.jobs.x]\nkind = "build_feeds"\nevery = "often"\n', "schedule.jobs.x.every: not a duration"),
+    (
+        '[schedule.jobs.x]\nkind = "build_feeds"\nevery = "often"\n',
+        "schedule.jobs.x.every: not a duration",
+    ),
     ('[schedule]\ntimezone = "Mars/Olympus"\n', "schedule.timezone: unknown timezone"),
     ('[web]\napi_token = "abc"\n', "web.api_token: secrets never go in the TOML"),
     ("[[categories]]\npath = []\n", "categories[0].path: "),
     ('[[categories]]\npath = ["Tin"]\nslug = "Tin Tức"\n', "categories[0].slug: "),
     ('[[sources]]\nname = "site"\nkind = "site"\n', "sources[0]: a site source needs listing_urls"),
-    ('[[sources]]\nname = "x"\nkind = "feed"\nurl = "https://a.vn/rss"\narticle_pattern = "(["\n',
-     "sources[0].article_pattern: invalid regular expression"),
+    (
+        '[[sources]]\nname = "x"\nkind = "feed"\nurl = "https://a.vn/rss"\narticle_pattern = "(["\n',
+        "sources[0].article_pattern: invalid regular expression",
+    ),
     ('[admin]\nalert_to = ["it@"]\n', "admin.alert_to[0]: not an email address"),
 ]
 

@@ -38,8 +38,12 @@ def test_importing_twice_leaves_one_copy(app: App) -> None:
     first = import_paths(app, [SAMPLES])
     second = import_paths(app, [SAMPLES])
     assert first.count("added") == app.store.count() > 0
-    assert second.counts == {"added": 0, "updated": 0, "unchanged": first.count("added"),
-                             "failed": 0}
+    assert second.counts == {
+        "added": 0,
+        "updated": 0,
+        "unchanged": first.count("added"),
+        "failed": 0,
+    }
 
 
 def test_export_import_export_is_byte_identical(
@@ -68,8 +72,7 @@ def test_export_has_the_documented_fields(sample_app: App) -> None:
     assert isinstance(rec["category"], list)
 
 
-def test_bad_lines_are_reported_with_their_line_and_the_rest_kept(app: App,
-                                                                  tmp_path: Path) -> None:
+def test_bad_lines_are_reported_with_their_line_and_the_rest_kept(app: App, tmp_path: Path) -> None:
     good = json.loads(SAMPLES.read_text(encoding="utf-8").splitlines()[0])
     lines = [
         json.dumps(good, ensure_ascii=False),
@@ -104,7 +107,7 @@ def test_csv_import(app: App, tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
     path.write_text(
         "id,url,title,category,published,author,views,summary,body_text,signature,related\n"
-        'c1,https://tuyengiaohungyen.vn/bai-viet/a-1.aspx,Hội thảo khoa học,'
+        "c1,https://tuyengiaohungyen.vn/bai-viet/a-1.aspx,Hội thảo khoa học,"
         '"Thông tin - Tuyên truyền » Hội nghị - Hội thảo",24/11/2026 - 2:15:00 PM,,12,,'
         '"Đoạn một.\n\nĐoạn hai.",PV,Bài A | Bài B\n'
         "c2,,Không ngày,Thông báo,,,,,Nội dung,,\n",
@@ -132,17 +135,22 @@ def test_fixture_import_files(app: App) -> None:
 
 _json_value = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                               max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=10,
 )
 _record = st.fixed_dictionaries(
     {},
     optional={k: _json_value for k in EXPORT_FIELDS}
-    | {"title": st.text(max_size=50), "published": st.sampled_from(
-        ["2026-11-24T08:15:00+07:00", "24/11/2026 - 8:15:00 AM", "2026-13-01", "x", ""]),
-       "category": st.lists(st.text(max_size=20), max_size=3),
-       "url": st.sampled_from(["https://a.vn/bai-viet/x-1.aspx", "javascript:alert(1)", ""])},
+    | {
+        "title": st.text(max_size=50),
+        "published": st.sampled_from(
+            ["2026-11-24T08:15:00+07:00", "24/11/2026 - 8:15:00 AM", "2026-13-01", "x", ""]
+        ),
+        "category": st.lists(st.text(max_size=20), max_size=3),
+        "url": st.sampled_from(["https://a.vn/bai-viet/x-1.aspx", "javascript:alert(1)", ""]),
+    },
 )
 
 

@@ -51,8 +51,13 @@ def _expected() -> dict[str, dict[str, object]]:
 
 @pytest.mark.parametrize(
     "name",
-    ["text_basic.txt", "text_no_author_12am.txt", "text_12pm_nfd.txt", "html_basic.html",
-     "html_hostile.html"],
+    [
+        "text_basic.txt",
+        "text_no_author_12am.txt",
+        "text_12pm_nfd.txt",
+        "html_basic.html",
+        "html_hostile.html",
+    ],
 )
 def test_fixture_pages(name: str) -> None:
     exp = _expected()[name]
@@ -133,8 +138,22 @@ def test_missing_author_and_view_count_formats() -> None:
 
 _noise = st.lists(
     st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
-    | st.sampled_from(["\x00", "\x07", "\u00a0", "\ufffe", "]]>", "<script>", "»", "\r\n",
-                       "Bài viết khác:", "BAN TUYÊN GIÁO TỈNH ỦY", "x" * 5000, "😀"]),
+    | st.sampled_from(
+        [
+            "\x00",
+            "\x07",
+            "\u00a0",
+            "\ufffe",
+            "]]>",
+            "<script>",
+            "»",
+            "\r\n",
+            "Bài viết khác:",
+            "BAN TUYÊN GIÁO TỈNH ỦY",
+            "x" * 5000,
+            "😀",
+        ]
+    ),
     max_size=12,
 ).map("".join)
 

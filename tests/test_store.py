@@ -65,8 +65,9 @@ def test_category_change_keeps_identity(app: App) -> None:
 def test_latest_includes_descendants_newest_first(app: App) -> None:
     now = T0 + timedelta(days=3)
     other = ("Thông tin - Tuyên truyền", "Hội nghị - Hội thảo")
-    app.store.upsert([art(1), art(2, category=other), art(3), art(4, category=("Thông báo",))],
-                     now=now)
+    app.store.upsert(
+        [art(1), art(2, category=other), art(3), art(4, category=("Thông báo",))], now=now
+    )
     parent = [a.id for a in app.store.latest("thong-tin-tuyen-truyen", 10)]
     assert parent == [art(3).id, art(2).id, art(1).id]
     child = [a.id for a in app.store.latest("thong-tin-tuyen-truyen/hoi-nghi-hoi-thao", 10)]
@@ -79,8 +80,7 @@ def test_ties_broken_by_id(app: App) -> None:
     now = T0 + timedelta(days=3)
     same = T0 + timedelta(hours=5)
     app.store.upsert([art(7, published_at=same), art(8, published_at=same)], now=now)
-    assert [a.id for a in app.store.latest(None, 2)] == sorted([art(7).id, art(8).id],
-                                                               reverse=True)
+    assert [a.id for a in app.store.latest(None, 2)] == sorted([art(7).id, art(8).id], reverse=True)
 
 
 def test_latest_uses_the_category_index(app: App) -> None:
@@ -121,7 +121,8 @@ def test_unpublish_leaves_every_listing(app: App) -> None:
     assert art(1).id not in [a.id for a in app.store.latest(None)]
     assert art(1).id not in [a.id for a in app.store.latest("thong-tin-tuyen-truyen")]
     assert app.store.search("hoi nghi so 1") == [] or all(
-        h.article.id != art(1).id for h in app.store.search("hoi nghi so 1"))
+        h.article.id != art(1).id for h in app.store.search("hoi nghi so 1")
+    )
     assert not app.store.unpublish(art(1).id, now=now)
 
 
@@ -130,7 +131,7 @@ def test_failed_write_leaves_no_half_batch(tmp_path: Path) -> None:
     bad = art(2, category=())
     try:
         store.upsert([art(1), bad], now=T0)
-    except Exception:  # noqa: BLE001  the batch must fail as a whole
+    except Exception:
         pass
     assert store.count() == 0
     store.close()
@@ -157,8 +158,7 @@ def test_store_round_trip(app: App, title: str, body: str, author: str | None, v
     from tgfeed.text import clean_block, clean_line
 
     t, b = clean_line(title) or "T", clean_block(body) or "B"
-    a = art(100, title=t, body_text=b, author=author and (clean_line(author) or None),
-            views=views)
+    a = art(100, title=t, body_text=b, author=author and (clean_line(author) or None), views=views)
     app.store.upsert([a], now=T0)
     got = app.store.get(a.id)
     assert got is not None

@@ -64,7 +64,7 @@ def test_parse_site_datetime(text: str, local: str) -> None:
 
 @pytest.mark.parametrize("bad", ["31/02/2026 - 1:00:00 PM", "1/1/2020 - 13:00:00 PM", "hôm qua"])
 def test_parse_site_datetime_rejects(bad: str) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011
+    with pytest.raises(ValueError):
         parse_site_datetime(bad)
 
 

@@ -78,6 +78,9 @@ def read_path(path: Path, site_url: str, tz: ZoneInfo = LOCAL_TZ) -> Iterator[It
             ),
         )
         return
+    if suffix in (".jsonl", ".ndjson"):
+        yield from _stream_jsonl(path, site_url, tz)
+        return
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -97,17 +100,40 @@ def read_path(path: Path, site_url: str, tz: ZoneInfo = LOCAL_TZ) -> Iterator[It
         yield from read_jsonl(text, str(path), site_url, tz)
 
 
+def _stream_jsonl(path: Path, site_url: str, tz: ZoneInfo) -> Iterator[Item]:
+    """A JSON Lines file read line by line: memory stays flat for any size."""
+    try:
+        with path.open("rb") as f:
+            for n, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    yield (
+                        f"{path}:{n}",
+                        IngestError(
+                            f"{path}:{n}: not UTF-8 (byte {exc.start})",
+                            hint="save the file as UTF-8",
+                        ),
+                    )
+                    continue
+                yield from _jsonl_line(line, f"{path}:{n}", site_url, tz)
+    except OSError as exc:
+        yield str(path), IngestError(f"{path}: cannot read: {exc.strerror}")
+
+
 def read_jsonl(text: str, name: str, site_url: str, tz: ZoneInfo = LOCAL_TZ) -> Iterator[Item]:
     for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        label = f"{name}:{n}"
+        yield from _jsonl_line(line, f"{name}:{n}", site_url, tz)
+
+
+def _jsonl_line(line: str, label: str, site_url: str, tz: ZoneInfo) -> Iterator[Item]:
+    if line.strip():
         try:
             rec = json.loads(line)
         except (json.JSONDecodeError, RecursionError) as exc:
             msg = getattr(exc, "msg", "too deeply nested")
             yield label, IngestError(f"{label}: not valid JSON: {msg}")
-            continue
+            return
         try:
             yield label, article_from_record(rec, label, site_url, tz)
         except IngestError as exc:

@@ -61,23 +61,30 @@ class ItemResult:
     reason: str | None = None
 
 
+MAX_KEPT_FAILURES = 10_000
+
+
 @dataclass(slots=True)
 class BatchResult:
-    results: list[ItemResult] = field(default_factory=list)
+    """Counts per outcome and the failures (bounded), not every item: a run of a
+    million items stays small."""
+
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"added": 0, "updated": 0, "unchanged": 0, "failed": 0}
+    )
+    failures: list[ItemResult] = field(default_factory=list)
 
     def add(self, result: ItemResult) -> None:
-        self.results.append(result)
+        self.counts[result.outcome] += 1
+        if result.outcome == "failed" and len(self.failures) < MAX_KEPT_FAILURES:
+            self.failures.append(result)
 
     def count(self, outcome: Outcome) -> int:
-        return sum(1 for r in self.results if r.outcome == outcome)
+        return self.counts[outcome]
 
     @property
-    def counts(self) -> dict[str, int]:
-        return {o: self.count(o) for o in ("added", "updated", "unchanged", "failed")}
-
-    @property
-    def failures(self) -> list[ItemResult]:
-        return [r for r in self.results if r.outcome == "failed"]
+    def total(self) -> int:
+        return sum(self.counts.values())
 
 
 @dataclass(frozen=True, slots=True)

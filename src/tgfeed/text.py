@@ -5,6 +5,7 @@ Pure functions; nothing here reads the clock or touches I/O.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,18 @@ _INLINE_SPACE = re.compile("[ \t\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000\ufef
 _LINE_BREAKS = re.compile("\r\n|\r|\u2028|\u2029|\x85")
 
 
+def _is_clean_line(text: str) -> bool:
+    """What `clean_line` would leave as it is, checked fast: printable (no controls,
+    NBSP, zero-width or non-characters), no double or edge spaces, NFC."""
+    return (
+        text.isprintable()
+        and "  " not in text
+        and not text.startswith(" ")
+        and not text.endswith(" ")
+        and unicodedata.is_normalized("NFC", text)
+    )
+
+
 def clean(text: str) -> str:
     """NFC, XML-legal, line breaks as ``\\n``; inner spacing untouched."""
     text = _LINE_BREAKS.sub("\n", text)
@@ -28,12 +41,23 @@ def clean(text: str) -> str:
 
 def clean_line(text: str) -> str:
     """`clean`, then every run of spaces (NBSP included) folded to one, trimmed."""
-    return _INLINE_SPACE.sub(" ", clean(text)).strip()
+    if _is_clean_line(text):
+        return text
+    return _INLINE_SPACE.sub(" ", clean(text).replace("\n", " ")).strip()
 
 
 def clean_block(text: str) -> str:
     """Clean multi-line text: each line folded and trimmed, at most one blank line."""
-    lines = [clean_line(line) for line in clean(text).split("\n")]
+    if (
+        "\n\n\n" not in text
+        and " \n" not in text
+        and "\n " not in text
+        and not text.startswith("\n")
+        and not text.endswith("\n")
+        and _is_clean_line(text.replace("\n", "x"))
+    ):
+        return text
+    lines = [_INLINE_SPACE.sub(" ", line).strip() for line in clean(text).split("\n")]
     out: list[str] = []
     for line in lines:
         if line or (out and out[-1]):
@@ -43,22 +67,38 @@ def clean_block(text: str) -> str:
     return "\n".join(out)
 
 
-_FOLD_TABLE = str.maketrans({"đ": "d", "Đ": "D", "ð": "d", "Ð": "D"})
+def _fold_table() -> dict[int, str | None]:
+    table: dict[int, str | None] = {}
+    for cp in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]:
+        base = unicodedata.normalize("NFD", chr(cp))[0]
+        if base != chr(cp) and base.isascii():
+            table[cp] = base.lower()
+    # đ has no Unicode decomposition: it must be mapped explicitly (to d, never dj).
+    table.update({ord("đ"): "d", ord("Đ"): "d", ord("ð"): "d", ord("Ð"): "d"})
+    for cp in range(0x300, 0x370):  # combining marks left in NFD input
+        table[cp] = None
+    return table
+
+
+_FOLD_TABLE = _fold_table()
 
 
 def fold(text: str) -> str:
-    """Lower-case and strip diacritics: ``Đảng ủy`` → ``dang uy``.
+    """Lower-case and strip diacritics: ``Đảng ủy`` → ``dang uy`` (``đ`` → ``d``)."""
+    text = text.lower()
+    return text if text.isascii() else text.translate(_FOLD_TABLE).lower()
 
-    ``đ`` has no Unicode decomposition, so it is mapped explicitly.
-    """
-    text = unicodedata.normalize("NFD", text.translate(_FOLD_TABLE))
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return unicodedata.normalize("NFC", text).casefold()
+
+def fold_d(text: str) -> str:
+    """Only ``đ``/``Đ`` → ``d``/``D``: what SQLite's unicode61 tokenizer (with
+    remove_diacritics 2) cannot fold itself; it folds every other Vietnamese mark."""
+    return text.replace("đ", "d").replace("Đ", "D")
 
 
 _SLUG_STRIP = re.compile(r"[^a-z0-9]+")
 
 
+@functools.lru_cache(maxsize=4096)
 def slugify(text: str, *, max_length: int = 80) -> str:
     """``Thông tin - Tuyên truyền`` → ``thong-tin-tuyen-truyen`` (``Đ`` → ``d``)."""
     slug = _SLUG_STRIP.sub("-", fold(text)).strip("-")

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..model import Article, BatchResult, Category, ItemResult, Outcome, SearchHit
-from ..text import fold, parse_iso_datetime, slugify, utc_iso
+from ..text import fold, fold_d, parse_iso_datetime, slugify, utc_iso
 from . import db as dbmod
 
 migrations = dbmod.Migrations("tgfeed.core")
@@ -97,23 +97,37 @@ _COLUMNS = (
 
 def content_hash(a: Article) -> str:
     """Hash of everything that makes an article's content (not views, not updated)."""
-    payload = json.dumps(
-        [
+    payload = "\x1f".join(
+        (
             a.url,
             a.title,
-            list(a.category),
+            "\x1e".join(a.category),
             a.category_slug,
             utc_iso(a.published_at),
-            a.author,
+            a.author or "\x00",
             a.summary,
             a.body_html,
             a.body_text,
-            a.signature,
-            list(a.related),
-        ],
-        ensure_ascii=False,
+            a.signature or "\x00",
+            "\x1e".join(a.related),
+        )
     )
-    return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
+    return hashlib.blake2b(payload.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def _unique_segments(arts: list[Article]) -> Iterator[list[Article]]:
+    """Split a batch where an id repeats, so each segment has distinct ids and a later
+    version of an article is applied after the earlier one."""
+    seen: set[str] = set()
+    segment: list[Article] = []
+    for a in arts:
+        if a.id in seen:
+            yield segment
+            seen, segment = set(), []
+        seen.add(a.id)
+        segment.append(a)
+    if segment:
+        yield segment
 
 
 def _fts_query(query: str) -> str | None:
@@ -260,44 +274,90 @@ class Store:
     # -- writing -----------------------------------------------------------
 
     def upsert(self, articles: Iterable[Article], *, now: datetime) -> list[ItemResult]:
-        """Insert or update articles in one transaction; per-article outcomes.
+        """Insert or update articles in one transaction; per-article outcomes, in order.
 
         The same article again changes nothing (views are refreshed silently);
         changed content updates it and its ``updated_at``; nothing is duplicated.
+        New articles are written with one statement per table for the whole batch.
         """
-        results: list[ItemResult] = []
         now_s = utc_iso(now)
         conn = self.db.conn
-        changed = False
+        results: list[ItemResult] = []
         try:
             with self.write():
-                for a in articles:
-                    outcome = self._upsert_one(conn, a, now_s)
-                    changed = changed or outcome != "unchanged"
-                    results.append(ItemResult(a.url or a.id, outcome, a.id))
-                if changed:
+                for segment in _unique_segments(list(articles)):
+                    results += self._upsert_segment(conn, segment, now_s)
+                if any(r.outcome != "unchanged" for r in results):
                     self._bump()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path or 'store'}: write failed: {exc}") from exc
         return results
 
-    def _upsert_one(self, conn: sqlite3.Connection, a: Article, now_s: str) -> Outcome:
-        h = content_hash(a)
-        row = conn.execute(
-            "SELECT rowid, content_hash, views, category_id, deleted_at, updated_at "
-            "FROM articles WHERE id = ?",
-            (a.id,),
-        ).fetchone()
-        if row is not None and row[1] == h and row[4] is None:
-            if row[2] != a.views:
-                conn.execute("UPDATE articles SET views = ? WHERE rowid = ?", (a.views, row[0]))
-            return "unchanged"
-        cat = self.ensure_category(a.category, a.category_slugs)
-        published = utc_iso(a.published_at)
-        values = (
+    def _upsert_segment(
+        self, conn: sqlite3.Connection, arts: list[Article], now_s: str
+    ) -> list[ItemResult]:
+        """Articles with distinct ids: look them all up at once, bulk-insert the new."""
+        existing: dict[str, tuple[Any, ...]] = {}
+        for start in range(0, len(arts), 500):
+            chunk = [a.id for a in arts[start : start + 500]]
+            for row in conn.execute(
+                "SELECT id, rowid, content_hash, views, deleted_at, updated_at FROM articles "
+                f"WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                existing[row[0]] = row[1:]
+        next_rowid = int(conn.execute("SELECT coalesce(max(rowid), 0) FROM articles").fetchone()[0])
+        new_rows: list[tuple[Any, ...]] = []
+        cat_rows: list[tuple[Any, ...]] = []
+        fts_rows: list[tuple[Any, ...]] = []
+        outcomes: list[ItemResult] = []
+        for a in arts:
+            h = content_hash(a)
+            row = existing.get(a.id)
+            outcome: Outcome
+            if row is not None and row[1] == h and row[3] is None:
+                if row[2] != a.views:
+                    conn.execute("UPDATE articles SET views = ? WHERE rowid = ?", (a.views, row[0]))
+                outcome = "unchanged"
+            elif row is not None:
+                self._update_one(conn, a, h, row, now_s)
+                outcome = "updated"
+            else:
+                next_rowid += 1
+                cat = self.ensure_category(a.category, a.category_slugs)
+                published = utc_iso(a.published_at)
+                new_rows.append(
+                    (
+                        next_rowid,
+                        a.id,
+                        *self._values(a, cat.id, published, h),
+                        utc_iso(a.updated_at or a.published_at),
+                        now_s,
+                    )
+                )
+                cat_rows += [(cid, published, a.id, next_rowid) for cid in self._ancestors(cat)]
+                fts_rows.append(
+                    (next_rowid, fold_d(a.title), fold_d(a.summary), fold_d(a.body_text))
+                )
+                outcome = "added"
+            outcomes.append(ItemResult(a.url or a.id, outcome, a.id))
+        if new_rows:
+            conn.executemany(
+                "INSERT INTO articles (rowid, id, url, title, category_id, published_at, author, "
+                "views, summary, body_html, body_text, signature, related, content_hash, "
+                "updated_at, first_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                new_rows,
+            )
+            self._index(conn, cat_rows, fts_rows)
+        return outcomes
+
+    @staticmethod
+    def _values(a: Article, category_id: int, published: str, h: str) -> tuple[Any, ...]:
+        related = json.dumps(list(a.related), ensure_ascii=False)
+        return (
             a.url,
             a.title,
-            cat.id,
+            category_id,
             published,
             a.author,
             a.views,
@@ -305,46 +365,48 @@ class Store:
             a.body_html,
             a.body_text,
             a.signature,
-            json.dumps(list(a.related), ensure_ascii=False),
+            related,
             h,
         )
-        if row is None:
-            updated = utc_iso(a.updated_at or a.published_at)
-            cur = conn.execute(
-                "INSERT INTO articles (url, title, category_id, published_at, author, views, "
-                "summary, body_html, body_text, signature, related, content_hash, updated_at, "
-                "first_seen_at, id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (*values, updated, now_s, a.id),
-            )
-            rowid = int(cur.lastrowid or 0)
-            outcome: Outcome = "added"
-        else:
-            rowid = row[0]
-            if row[1] == h:  # was deleted; republished unchanged
-                updated = row[5]
-            elif a.updated_at is not None and utc_iso(a.updated_at) > row[5]:
-                updated = utc_iso(a.updated_at)
-            else:
-                updated = now_s
-            conn.execute(
-                "UPDATE articles SET url=?, title=?, category_id=?, published_at=?, author=?, "
-                "views=?, summary=?, body_html=?, body_text=?, signature=?, related=?, "
-                "content_hash=?, updated_at=?, deleted_at=NULL WHERE rowid=?",
-                (*values, updated, rowid),
-            )
-            conn.execute("DELETE FROM article_categories WHERE article_rowid = ?", (rowid,))
-            conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (rowid,))
-            outcome = "updated"
+
+    @staticmethod
+    def _index(
+        conn: sqlite3.Connection, cat_rows: list[tuple[Any, ...]], fts_rows: list[tuple[Any, ...]]
+    ) -> None:
         conn.executemany(
             "INSERT INTO article_categories (category_id, published_at, article_id, "
             "article_rowid) VALUES (?, ?, ?, ?)",
-            [(cid, published, a.id, rowid) for cid in self._ancestors(cat)],
+            cat_rows,
         )
+        conn.executemany(
+            "INSERT INTO articles_fts (rowid, title, summary, body) VALUES (?, ?, ?, ?)", fts_rows
+        )
+
+    def _update_one(
+        self, conn: sqlite3.Connection, a: Article, h: str, row: tuple[Any, ...], now_s: str
+    ) -> None:
+        rowid, old_hash, _, _, old_updated = row
+        if old_hash == h:  # was unpublished; republished unchanged
+            updated = old_updated
+        elif a.updated_at is not None and utc_iso(a.updated_at) > old_updated:
+            updated = utc_iso(a.updated_at)
+        else:
+            updated = now_s
+        cat = self.ensure_category(a.category, a.category_slugs)
+        published = utc_iso(a.published_at)
         conn.execute(
-            "INSERT INTO articles_fts (rowid, title, summary, body) VALUES (?, ?, ?, ?)",
-            (rowid, fold(a.title), fold(a.summary), fold(a.body_text)),
+            "UPDATE articles SET url=?, title=?, category_id=?, published_at=?, author=?, "
+            "views=?, summary=?, body_html=?, body_text=?, signature=?, related=?, "
+            "content_hash=?, updated_at=?, deleted_at=NULL WHERE rowid=?",
+            (*self._values(a, cat.id, published, h), updated, rowid),
         )
-        return outcome
+        conn.execute("DELETE FROM article_categories WHERE article_rowid = ?", (rowid,))
+        conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (rowid,))
+        self._index(
+            conn,
+            [(cid, published, a.id, rowid) for cid in self._ancestors(cat)],
+            [(rowid, fold_d(a.title), fold_d(a.summary), fold_d(a.body_text))],
+        )
 
     def unpublish(self, article_id: str, *, now: datetime) -> bool:
         """Take an article out of every feed; True if it was published."""
