@@ -192,6 +192,7 @@ class SmtpConfig(_Section):
     connections: int = Field(default=4, ge=1, le=64)
     max_per_minute: int = Field(default=600, ge=1)
     max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_delay: float = Field(default=30.0, ge=0)  # seconds; doubles on each retry
 
     @model_validator(mode="after")
     def _tls(self) -> SmtpConfig:
@@ -253,6 +254,7 @@ class DigestConfig(_Section):
     max_items: int = Field(default=60, ge=1, le=500)
     send_empty: bool = False
     token_max_age: Duration = 60 * 60 * 24 * 7 * 8
+    confirm_max_age: Duration = 60 * 60 * 24 * 3
 
     @field_validator("categories")
     @classmethod
@@ -322,10 +324,10 @@ def check_cron(expr: str) -> None:
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"cron {expr!r} must have 5 fields: minute hour day month weekday")
-    from apscheduler.triggers.cron import CronTrigger  # only for validation
+    from .scheduler.triggers import validate_cron
 
     try:
-        CronTrigger.from_crontab(expr, timezone="UTC")
+        validate_cron(expr)
     except ValueError as exc:
         raise ValueError(f"invalid cron {expr!r}: {exc}") from None
 

@@ -37,6 +37,8 @@ def run_checks(config: Config) -> tuple[list[str], list[str]]:
                 read()
             except ConfigError as exc:
                 problems.append(exc.message)
+    problems += _templates(config)
+    lines += _schedule(config)
     for check in EXTRA_CHECKS:
         p, extra = check(config)
         problems += p
@@ -46,3 +48,35 @@ def run_checks(config: Config) -> tuple[list[str], list[str]]:
 
 # Other concerns (templates, schedule) append their checks here.
 EXTRA_CHECKS: list[Check] = []
+
+
+def _templates(config: Config) -> list[str]:
+    from ..errors import RenderError
+    from ..templating import check_templates, make_env
+
+    tdir = config.resolve(config.templates_dir) if config.templates_dir else None
+    try:
+        return check_templates(make_env(tdir, config.site.tz))
+    except RenderError as exc:
+        return [f"templates_dir: {exc.message}"]
+
+
+def _schedule(config: Config) -> list[str]:
+    """Each job with its next three fire times in local time."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from ..scheduler.triggers import describe, next_fire_times
+
+    tz = ZoneInfo(config.schedule.timezone)
+    now = datetime.now(timezone.utc)
+    lines = [f"schedule ({config.schedule.timezone}):"]
+    for name, job in sorted(config.schedule.jobs.items()):
+        if not job.enabled:
+            lines.append(f"  {name}: {job.kind}, {describe(job)} (disabled)")
+            continue
+        times = ", ".join(
+            t.astimezone(tz).strftime("%a %Y-%m-%d %H:%M") for t in next_fire_times(job, tz, now)
+        )
+        lines.append(f"  {name}: {job.kind}, {describe(job)}; next {times}")
+    return lines

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..app import App, build_app
-from ..config import Config, load_file
+from ..config import load_file
 from ..jobs.ingest import import_paths
 from .base import cli, console
 
@@ -81,10 +81,14 @@ def demo(directory: Path, host: str, port: int, no_serve: bool) -> None:
     console.print(f"  tgfeed --config {rel} search 'hoi nghi'", markup=False)
     console.print(f"  tgfeed --config {rel} categories", markup=False)
     console.print(f"  tgfeed --config {rel} export > articles.jsonl", markup=False)
-    if SERVE is not None and not no_serve:
-        SERVE(config, host, port)
+    if no_serve:
+        return
+    from ..web.server import serve
+
+    console.print(f"\nserving on http://{host}:{port}/ (web + scheduler); Ctrl+C stops")
+    with build_app(config) as app:
+        serve(app, host, port)
 
 
-# Later concerns add their steps (build feeds, send the digest) and the server.
+# Each concern adds its step (build the feeds, send the digest to the outbox).
 DEMO_STEPS: list[Callable[[App], None]] = []
-SERVE: Callable[[Config, str, int], None] | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -14,11 +14,6 @@ from starlette.routing import BaseRoute, Route
 
 from ..app import App
 from .common import error_page
-
-Lifespan = Callable[[App], contextlib.AbstractAsyncContextManager[None]]
-
-# Hooks run for the server's lifetime (the scheduler runs in the server's event loop).
-LIFESPAN_HOOKS: list[Lifespan] = []
 
 
 async def healthz(request: Request) -> Response:
@@ -44,8 +39,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_page(request, exc.status_code, "Yêu cầu không hợp lệ", str(exc.detail))
 
 
-def create_app(app: App, *, with_hooks: bool = True) -> Starlette:
-    """The ASGI app for ``app``; ``with_hooks=False`` serves HTTP only (no scheduler)."""
+def create_app(app: App, *, scheduler: bool = True) -> Starlette:
+    """The ASGI app for ``app``: web routes and, unless ``scheduler=False``, the
+    scheduler in the same event loop (started and stopped by the lifespan)."""
     from . import admin, api, digest, feeds
 
     routes: list[BaseRoute] = [Route("/healthz", healthz)]
@@ -54,10 +50,12 @@ def create_app(app: App, *, with_hooks: bool = True) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        async with contextlib.AsyncExitStack() as stack:
-            if with_hooks:
-                for hook in LIFESPAN_HOOKS:
-                    await stack.enter_async_context(hook(app))
+        if not scheduler:
+            yield
+            return
+        from ..scheduler.service import scheduler_lifespan
+
+        async with scheduler_lifespan(app, app.config.source_path):
             yield
 
     web = Starlette(
@@ -69,12 +67,14 @@ def create_app(app: App, *, with_hooks: bool = True) -> Starlette:
     return web
 
 
-def serve(app: App, host: str, port: int, **uvicorn_options: Any) -> None:
+def serve(
+    app: App, host: str, port: int, *, scheduler: bool = True, **uvicorn_options: Any
+) -> None:
     """Run the service (web + scheduler) until SIGINT/SIGTERM."""
     import uvicorn
 
     uvicorn.run(
-        create_app(app),
+        create_app(app, scheduler=scheduler),
         host=host,
         port=port,
         proxy_headers=True,

@@ -1,0 +1,205 @@
+"""Run one job by name, record it in the store, alert on failure.
+
+The glue the scheduler and `tgfeed run` share: each job kind maps to a function
+in ``tgfeed.jobs``; every run is recorded (scheduled time, start, end, outcome,
+counts, error); a failed run emails ``admin.alert_to`` (throttled per job).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import socket
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..app import App
+from ..config import JobConfig
+from ..errors import TgfeedError
+from ..model import BatchResult
+from ..store.jobs import JobStore
+from ..text import format_vi_datetime, iso_local
+
+log = logging.getLogger("tgfeed.scheduler")
+
+JobFunc = Callable[[App, JobConfig, datetime | None, bool], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    job: str
+    run_id: int
+    outcome: str  # ok, failed, skipped
+    summary: dict[str, Any] | None
+    error: str | None
+
+
+def jobs_store(app: App) -> JobStore:
+    js = app.extras.get("jobs_store")
+    if js is None:
+        js = JobStore(app.store)
+        app.extras["jobs_store"] = js
+    assert isinstance(js, JobStore)
+    return js
+
+
+def summarize(result: Any) -> dict[str, Any] | None:
+    """A JSON-able summary of what a job returned."""
+    if result is None:
+        return None
+    if isinstance(result, BatchResult):
+        return dict(result.counts)
+    if isinstance(result, dict):
+        return {
+            str(k): summarize(v) if not isinstance(v, str | int | float | bool | None) else v
+            for k, v in result.items()
+        }
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(result):
+            v = getattr(result, f.name)
+            if isinstance(v, str | int | float | bool | None):
+                out[f.name] = v
+            elif isinstance(v, dict | BatchResult) or dataclasses.is_dataclass(v):
+                out[f.name] = summarize(v)
+            elif isinstance(v, list | tuple):
+                out[f.name] = len(v)
+            else:
+                out[f.name] = str(v)
+        return out
+    return {"result": str(result)}
+
+
+# -- the job kinds --------------------------------------------------------------
+
+
+async def _build_feeds(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
+    from ..jobs.feeds import build_feeds
+
+    return build_feeds(app, dry_run=dry)
+
+
+async def _send_digest(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
+    from ..jobs.digest import send_digest
+
+    # The week comes from the scheduled fire time: a late run sends the right week.
+    return await send_digest(app, fire_time=scheduled or app.now(), dry_run=dry)
+
+
+async def _crawl(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
+    from ..jobs.crawl import crawl, failing_sources
+
+    results = await crawl(app, job.source, dry_run=dry)
+    failing = [s for s in failing_sources(app) if s.name in results]
+    if failing:
+        # A source that keeps failing fails the run, so it shows in status and alerts.
+        raise TgfeedError(
+            "; ".join(
+                f"source {s.name} failed {s.consecutive_failures} run(s) in a row: {s.last_error}"
+                for s in failing
+            )
+        )
+    return {name: dict(r.counts) for name, r in results.items()}
+
+
+async def _cleanup(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
+    cutoff = app.now() - timedelta(days=180)
+    pruned = 0 if dry else jobs_store(app).prune(cutoff)
+    if not dry:
+        app.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        app.store.db.execute("PRAGMA optimize")
+    return {"job_runs_pruned": pruned}
+
+
+KINDS: dict[str, JobFunc] = {
+    "build_feeds": _build_feeds,
+    "send_digest": _send_digest,
+    "crawl": _crawl,
+    "ingest": _crawl,  # a named source (e.g. a directory) ingested on its schedule
+    "cleanup": _cleanup,
+}
+
+
+async def run_job(
+    app: App,
+    name: str,
+    *,
+    trigger: str = "manual",
+    scheduled_at: datetime | None = None,
+    dry_run: bool = False,
+    job: JobConfig | None = None,
+) -> RunOutcome:
+    """Run the job ``name`` once, recording it; never raises for a job's own failure."""
+    job = job or app.config.schedule.jobs.get(name)
+    if job is None:
+        known = ", ".join(sorted(app.config.schedule.jobs)) or "none"
+        raise TgfeedError(f"no job named {name!r}", hint=f"jobs in [schedule.jobs]: {known}")
+    js = jobs_store(app)
+    run_id = js.start_run(name, job.kind, trigger, scheduled_at, app.now(), dry_run)
+    try:
+        result = await KINDS[job.kind](app, job, scheduled_at, dry_run)
+    except Exception as exc:
+        error = exc.message if isinstance(exc, TgfeedError) else f"{type(exc).__name__}: {exc}"
+        log.error("job %s failed: %s", name, error)
+        log.debug("%s", traceback.format_exc())
+        js.finish_run(run_id, "failed", app.now(), error=error)
+        await alert(
+            app,
+            name,
+            f"[tgfeed] Công việc {name} thất bại",
+            _failure_text(app, name, job, scheduled_at, error),
+        )
+        return RunOutcome(name, run_id, "failed", None, error)
+    summary = summarize(result)
+    outcome = "skipped" if summary and summary.get("status") == "skipped" else "ok"
+    js.finish_run(run_id, outcome, app.now(), summary)
+    log.info("job %s %s: %s", name, outcome, summary)
+    return RunOutcome(name, run_id, outcome, summary, None)
+
+
+def _failure_text(
+    app: App, name: str, job: JobConfig, scheduled: datetime | None, error: str
+) -> str:
+    when = format_vi_datetime(scheduled or app.now(), app.tz)
+    return (
+        f"Công việc «{name}» ({job.kind}) lúc {when} đã thất bại.\n\n"
+        f"Lỗi: {error}\n\n"
+        f"Máy chủ: {socket.gethostname()}\n"
+        f"Xem chi tiết: {app.config.site.public_url}/admin/status hoặc `tgfeed status`.\n"
+    )
+
+
+async def alert(app: App, job: str, subject: str, text: str) -> bool:
+    """Email admin.alert_to, at most once per job per alert_interval; never raises."""
+    to = list(app.config.admin.alert_to)
+    if not to:
+        return False
+    interval = timedelta(seconds=app.config.admin.alert_interval)
+    if not jobs_store(app).alert_due(job, app.now(), interval):
+        log.info("alert for %s suppressed (one per %s)", job, interval)
+        return False
+    try:
+        from ..mail import send_simple
+
+        await send_simple(app, to, subject, text)
+    except Exception as exc:
+        log.error("could not send the alert for %s: %s", job, exc)
+        return False
+    return True
+
+
+async def record_missed(
+    app: App, name: str, job: JobConfig, scheduled_at: datetime, reason: str
+) -> None:
+    """A fire time beyond its misfire grace: recorded as missed and alerted, never run."""
+    jobs_store(app).record_missed(name, job.kind, scheduled_at, app.now(), reason)
+    log.warning("job %s missed its run at %s: %s", name, iso_local(scheduled_at, app.tz), reason)
+    text = (
+        f"Công việc «{name}» ({job.kind}) lẽ ra chạy lúc "
+        f"{format_vi_datetime(scheduled_at, app.tz)} nhưng đã bị lỡ: {reason}.\n\n"
+        f"Chạy lại bằng tay nếu cần: tgfeed run {name}\n"
+    )
+    await alert(app, name, f"[tgfeed] Công việc {name} bị lỡ", text)
