@@ -43,3 +43,46 @@ class RenderError(TgfeedError):
 
 class MailError(TgfeedError):
     """Mail could not be delivered or queued."""
+
+
+class TemporaryMailError(MailError):
+    """The server or the network said "not now" (4xx, dropped connection, timeout).
+
+    ``connection`` is True when no reply about the message itself was received
+    (refused connection, disconnect, timeout): the relay is down, not the address.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        connection: bool = False,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.connection = connection
+
+
+class PermanentMailError(MailError):
+    """The server refused this message or address for good (5xx)."""
+
+    def __init__(self, message: str, *, code: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+
+
+class SubscriberError(TgfeedError):
+    """An invalid email address, or an unknown subscriber."""
+
+
+class TokenError(TgfeedError):
+    """A confirmation or unsubscribe link's token is malformed, forged or expired.
+
+    ``reason`` is ``"invalid"`` (malformed or forged) or ``"expired"``.
+    """
+
+    def __init__(self, message: str, *, reason: str = "invalid", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason

@@ -90,18 +90,12 @@ async def _send_digest(app: App, job: JobConfig, scheduled: datetime | None, dry
 
 
 async def _crawl(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
-    from ..jobs.crawl import crawl, failing_sources
+    from ..jobs.crawl import check_sources, crawl
 
     results = await crawl(app, job.source, dry_run=dry)
-    failing = [s for s in failing_sources(app) if s.name in results]
-    if failing:
-        # A source that keeps failing fails the run, so it shows in status and alerts.
-        raise TgfeedError(
-            "; ".join(
-                f"source {s.name} failed {s.consecutive_failures} run(s) in a row: {s.last_error}"
-                for s in failing
-            )
-        )
+    if not dry:
+        # A source that keeps failing fails the run: it shows in status and alerts.
+        check_sources(app, results)
     return {name: dict(r.counts) for name, r in results.items()}
 
 

@@ -1,0 +1,104 @@
+"""Pure helpers of the crawler: links of a listing page, which of them to follow,
+and bytes → text for a fetched page. No I/O."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from ..parser import decode
+
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9_\-:.]+)""", re.I)
+
+
+class _Links(HTMLParser):
+    def __init__(self, base: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base = base
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "base":
+            href = dict(attrs).get("href")
+            if href:
+                self.base = urljoin(self.base, href.strip())
+        elif tag in ("a", "area") or (tag == "link" and dict(attrs).get("rel") == "next"):
+            href = dict(attrs).get("href")
+            if href:
+                self.hrefs.append(href.strip())
+
+
+def extract_links(html: str, base_url: str) -> list[str]:
+    """Absolute http(s) links of a page, in page order, without duplicates or #fragments."""
+    parser = _Links(base_url)
+    try:
+        parser.feed(html)
+        parser.close()
+    except (AssertionError, ValueError):  # pathological markup: keep what was found
+        pass
+    seen: dict[str, None] = {}
+    for href in parser.hrefs:
+        try:
+            url = urldefrag(urljoin(parser.base, href))[0]
+            parts = urlsplit(url)
+        except ValueError:
+            continue
+        if parts.scheme in ("http", "https") and parts.hostname:
+            seen.setdefault(url, None)
+    return list(seen)
+
+
+def host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def follows(url: str, pattern: re.Pattern[str], hosts: set[str]) -> bool:
+    """Does ``url`` match ``pattern`` (searched in the absolute URL) on an allowed host?"""
+    return host_of(url) in hosts and pattern.search(url) is not None
+
+
+def charset_of(content_type: str | None) -> str | None:
+    m = _CHARSET.search(content_type or "")
+    return m[1] if m else None
+
+
+def page_text(body: bytes, declared: str | None) -> str:
+    """Bytes that are valid UTF-8 are UTF-8 whatever the label says (a mislabelled
+    page); otherwise the declared charset, the page's meta charset, then windows-1258."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return decode(body, declared)
+    return decode(body, "utf-8")
+
+
+def crawl_delay(robots_txt: str, agent: str) -> float | None:
+    """The Crawl-delay for ``agent`` (else for ``*``); fractions allowed, unlike robotparser."""
+    found: dict[str, float] = {}
+    agents: list[str] = []
+    in_rules = False
+    for raw in robots_txt.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        key, _, value = line.partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if key == "user-agent":
+            if in_rules:
+                agents, in_rules = [], False
+            agents.append(value.lower())
+        elif key == "crawl-delay":
+            in_rules = True
+            try:
+                delay = float(value)
+            except ValueError:
+                continue
+            for name in agents:
+                found.setdefault(name, delay)
+        elif key:
+            in_rules = True
+    token = agent.lower()
+    mine = next((d for name, d in found.items() if name != "*" and name in token), None)
+    return mine if mine is not None else found.get("*")
