@@ -135,9 +135,12 @@ def live_server() -> Callable[[Any], LiveServer]:
     return LiveServer
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium via Playwright (skipped where it is not installed)."""
+    """Headless Debian Chromium via Playwright (skipped where it is not installed).
+
+    Function-scoped on purpose: Playwright's sync API keeps an event loop running in
+    this thread while it is open, which would break later tests' ``asyncio.run``."""
     if not CHROMIUM.exists() and not os.environ.get("TGFEED_REQUIRE_BROWSER"):
         pytest.skip("Chromium is not installed at /usr/bin/chromium")
     from playwright.sync_api import sync_playwright

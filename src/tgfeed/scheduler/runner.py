@@ -79,7 +79,15 @@ def summarize(result: Any) -> dict[str, Any] | None:
 async def _build_feeds(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
     from ..jobs.feeds import build_feeds
 
-    return build_feeds(app, dry_run=dry)
+    result = build_feeds(app, dry_run=dry)
+    if result.failures:
+        # The feeds that could be written were; the run still fails, so it is alerted.
+        raise TgfeedError(
+            f"{len(result.failures)} feed file(s) not written: "
+            + "; ".join(f"{path}: {reason}" for path, reason in result.failures[:5]),
+            hint="check the disk and the permissions of [feeds] output_dir",
+        )
+    return result
 
 
 async def _send_digest(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:

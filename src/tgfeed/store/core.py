@@ -248,6 +248,9 @@ class Store:
 
     def categories(self, *, with_counts: bool = False, only_used: bool = False) -> list[Category]:
         """All categories, parents before children, in slug order."""
+        stored = self.db.execute("SELECT count(*) FROM categories").fetchone()[0]
+        if stored != len(self._categories):
+            self.refresh_categories()
         counts: dict[int, int] = {}
         if with_counts or only_used:
             counts = dict(
@@ -429,7 +432,7 @@ class Store:
     # -- reading -----------------------------------------------------------
 
     def _article(self, row: Sequence[Any]) -> Article:
-        cat = self._by_id_cache()[row[4]]
+        cat = self._category_by_id(row[4])
         return Article(
             id=row[1],
             url=row[2],
@@ -452,6 +455,20 @@ class Store:
             self._by_id = {c.id: c for c in self._categories.values()}
         return self._by_id
 
+    def _category_by_id(self, category_id: int) -> Category:
+        """A category by id; another process may have added it since we loaded them."""
+        cat = self._by_id_cache().get(category_id)
+        if cat is None:
+            self._load_categories()
+            self._by_id = {}
+            cat = self._by_id_cache()[category_id]
+        return cat
+
+    def refresh_categories(self) -> None:
+        """Re-read categories (another process may have added some)."""
+        self._load_categories()
+        self._by_id = {}
+
     def get(self, article_id: str) -> Article | None:
         row = self.db.execute(
             f"SELECT {_COLUMNS} FROM articles WHERE id = ? AND deleted_at IS NULL", (article_id,)
@@ -473,6 +490,9 @@ class Store:
             ).fetchall()
         else:
             cat = self._categories.get(category)
+            if cat is None:
+                self.refresh_categories()
+                cat = self._categories.get(category)
             if cat is None:
                 return []
             cols = ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))

@@ -1,9 +1,156 @@
-"""Routes of the feeds concern."""
+"""Serving feeds: the index page, every feed in three formats, search feeds, OPML.
+
+Bodies come from the Publisher's in-memory cache (rendered once per store
+version, gzip precomputed). Conditional GET: ``If-None-Match`` is checked first,
+then ``If-Modified-Since``; both answer 304 without a body. A slug path from the
+URL is matched against a strict pattern before any lookup, and nothing here
+touches the filesystem.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from email.utils import parsedate_to_datetime
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ..feeds.cache import Rendered
+from ..feeds.catalog import FORMATS, normalize_query, parse_feed_path
+from ..feeds.publish import publisher
+from .common import SECURITY_HEADERS, error_page, get_app
+
+FEED_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    # A feed opened in a browser is a document that can run nothing.
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Access-Control-Allow-Origin": "*",
+}
+
+
+def _tags(header: str) -> set[str]:
+    """The entity tags of an If-None-Match header (weak comparison: W/ ignored)."""
+    tags = set()
+    for part in header.split(","):
+        tag = part.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag:
+            tags.add(tag)
+    return tags
+
+
+def not_modified(request: Request, rendered: Rendered) -> bool:
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        tags = _tags(inm)
+        return "*" in tags or rendered.etag in tags or rendered.etag_gzip in tags
+    ims = request.headers.get("if-modified-since")
+    if ims:
+        try:
+            since = parsedate_to_datetime(ims)
+        except (TypeError, ValueError, IndexError):
+            return False
+        if since.tzinfo is None:
+            return False
+        return rendered.last_modified <= since
+    return False
+
+
+def accepts_gzip(request: Request) -> bool:
+    for part in request.headers.get("accept-encoding", "").split(","):
+        name, _, params = part.partition(";")
+        if name.strip().lower() in ("gzip", "x-gzip", "*"):
+            q = 1.0
+            for param in params.split(";"):
+                key, _, value = param.partition("=")
+                if key.strip().lower() == "q":
+                    try:
+                        q = float(value)
+                    except ValueError:
+                        q = 0.0
+            return q > 0
+    return False
+
+
+def send(request: Request, rendered: Rendered, extra: dict[str, str] | None = None) -> Response:
+    """``rendered`` with validators, caching headers, gzip when accepted, HEAD, 304."""
+    gz = accepts_gzip(request)
+    headers = {
+        "ETag": rendered.etag_gzip if gz else rendered.etag,
+        "Last-Modified": rendered.http_date,
+        "Cache-Control": get_app(request).config.feeds.cache_control,
+        "Vary": "Accept-Encoding",
+        **(extra or FEED_HEADERS),
+    }
+    if not_modified(request, rendered):
+        return Response(status_code=304, headers=headers)
+    body = rendered.gzipped if gz else rendered.body
+    if gz:
+        headers["Content-Encoding"] = "gzip"
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(body))
+        body = b""
+    return Response(body, media_type=rendered.media_type, headers=headers)
+
+
+def _not_found(request: Request) -> Response:
+    return error_page(
+        request,
+        404,
+        "Không tìm thấy nguồn tin",
+        "Nguồn tin bạn mở không tồn tại hoặc chuyên mục đã bị xóa. "
+        "Danh sách các nguồn tin có ở trang chủ.",
+    )
+
+
+async def index(request: Request) -> Response:
+    return send(request, publisher(get_app(request)).index(), SECURITY_HEADERS)
+
+
+async def opml(request: Request) -> Response:
+    return send(request, publisher(get_app(request)).opml())
+
+
+async def feed(request: Request) -> Response:
+    parsed = parse_feed_path(request.path_params["rest"])
+    if parsed is None:
+        return _not_found(request)
+    rendered = publisher(get_app(request)).feed(*parsed)
+    if rendered is None:
+        return _not_found(request)
+    return send(request, rendered)
+
+
+async def search(request: Request) -> Response:
+    fmt = request.path_params["fmt"]
+    if fmt not in FORMATS:
+        return _not_found(request)
+    app = get_app(request)
+    limit = app.config.feeds.search_max_query
+    raw = request.query_params.get("q", "")
+    query = normalize_query(raw[: limit * 4])
+    if not query:
+        return error_page(
+            request,
+            400,
+            "Thiếu từ khóa",
+            "Hãy thêm từ khóa vào địa chỉ, ví dụ /feeds/search.rss?q=hội+nghị.",
+        )
+    if len(query) > limit or len(raw) > limit * 4:
+        return error_page(
+            request,
+            400,
+            "Từ khóa quá dài",
+            f"Từ khóa tìm kiếm dài tối đa {limit} ký tự; hãy rút gọn rồi thử lại.",
+        )
+    return send(request, publisher(app).search(query, fmt))
 
 
 def routes() -> list[BaseRoute]:
-    return []
+    return [
+        Route("/", index, methods=["GET", "HEAD"]),
+        Route("/feeds.opml", opml, methods=["GET", "HEAD"]),
+        Route("/feeds/search.{fmt}", search, methods=["GET", "HEAD"]),
+        Route("/feeds/{rest:path}", feed, methods=["GET", "HEAD"]),
+    ]

@@ -1,0 +1,269 @@
+"""What a feed is made of, before any format: the site-wide ``Options``, one feed's
+``Channel``, and each article prepared as an ``Entry`` — ordered, dated in local
+time, every string NFC and XML-legal, the HTML sanitised. Plus the fingerprint
+of a feed's inputs, which tells a build whether a feed must be rendered again.
+
+Pure: nothing here reads the clock or touches I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from ..config import Config
+from ..errors import RenderError
+from ..model import Article
+from ..sanitize import sanitize_html
+from ..text import LOCAL_TZ, clean, clean_line
+
+# Part of every fingerprint: bump it when the rendered shape changes, so a build
+# after an upgrade re-renders feeds whose data did not change.
+RENDER_VERSION = "1"
+
+# The `updated` of a feed with no items: fixed, so empty feeds are deterministic too.
+EMPTY_FEED_DATE = datetime(2000, 1, 1, tzinfo=UTC)
+UNTITLED = "(Không có tiêu đề)"
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Everything site-wide a feed carries; built from the config once."""
+
+    site_url: str
+    site_title: str = ""
+    language: str = "vi"
+    rights: str = ""
+    publisher: str = ""
+    content: Literal["full", "summary"] = "full"
+    items: int = 50
+    hub: str | None = None
+    icon: str | None = None
+    logo: str | None = None
+    tz: ZoneInfo = LOCAL_TZ
+    category_scheme: str | None = None
+    generator: str = "tgfeed"
+
+    @classmethod
+    def from_config(cls, config: Config) -> Options:
+        site, feeds = config.site, config.feeds
+        return cls(
+            site_url=site.url,
+            site_title=site.title,
+            language=site.language,
+            rights=site.attribution,
+            publisher=site.publisher,
+            content=feeds.content,
+            items=feeds.items,
+            hub=feeds.hub,
+            icon=site.icon,
+            logo=site.logo,
+            tz=site.tz,
+            category_scheme=site.public_url.rstrip("/") + "/feeds/",
+        )
+
+    def key(self) -> str:
+        """A stable text form, for fingerprints."""
+        return json.dumps(
+            [
+                RENDER_VERSION,
+                self.site_url,
+                self.site_title,
+                self.language,
+                self.rights,
+                self.publisher,
+                self.content,
+                self.items,
+                self.hub,
+                self.icon,
+                self.logo,
+                self.tz.key,
+                self.category_scheme,
+                self.generator,
+            ],
+            ensure_ascii=False,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One feed's own values. ``base_url`` is the public URL without its extension
+    (``https://…/feeds/all``); ``query`` is appended after it (search feeds)."""
+
+    id: str
+    title: str
+    description: str
+    base_url: str
+    home_url: str
+    query: str = ""
+
+    def url(self, fmt: str) -> str:
+        return f"{self.base_url}.{fmt}{self.query}"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    id: str
+    url: str
+    title: str
+    summary: str
+    content_html: str | None
+    published: datetime
+    updated: datetime
+    author: str | None
+    categories: tuple[tuple[str, str], ...]  # (term = slug path, label = name)
+
+
+# -- shared preparation -----------------------------------------------------
+
+
+def select(items: Iterable[Article], limit: int, *, newest_first: bool = True) -> list[Article]:
+    """Newest first (ties by id, the store's order), at most ``limit``."""
+    chosen = list(items)
+    if newest_first:
+        chosen.sort(key=lambda a: (a.published_at, a.id), reverse=True)
+    return chosen[:limit]
+
+
+def newest(items: Iterable[Article]) -> datetime:
+    """The newest change among ``items`` (aware UTC, whole seconds); fixed when empty."""
+    stamps = [max(a.published_at, a.updated_at or a.published_at) for a in items]
+    return (max(stamps) if stamps else EMPTY_FEED_DATE).astimezone(UTC).replace(microsecond=0)
+
+
+def local(value: datetime, tz: ZoneInfo) -> datetime:
+    if value.tzinfo is None:
+        raise RenderError("a feed date must be timezone-aware", hint="store dates in UTC")
+    return value.astimezone(tz).replace(microsecond=0)
+
+
+def _http_url(value: str, fallback: str) -> str:
+    """``value`` if it is an absolute http(s) URL a feed can carry, else ``fallback``."""
+    value = clean_line(value)
+    if value.startswith(("http://", "https://")) and not _URL_BAD.search(value):
+        host = value.split("/", 3)[2]
+        if host:
+            return value
+    return fallback
+
+
+_URL_BAD = re.compile(r'[\s<>"\\^`{|}]')
+
+
+# Markup that cannot carry code: these exact tags, and well-formed entities.
+_PLAIN_TAGS = frozenset(
+    f"<{c}{t}>"
+    for t in (
+        "p",
+        "br",
+        "strong",
+        "b",
+        "em",
+        "i",
+        "u",
+        "s",
+        "sub",
+        "sup",
+        "blockquote",
+        "ul",
+        "ol",
+        "li",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "figcaption",
+        "hr",
+    )
+    for c in ("", "/")
+) | {"<br/>", "<br />", "<hr/>", "<hr />"}
+_TAG = re.compile(r"<[^<>]*>?")
+_BAD_AMP = re.compile(r"&(?!(?:[a-zA-Z][a-zA-Z0-9]{1,30}|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});)")
+
+
+@lru_cache(maxsize=2048)
+def _safe_html(fragment: str, base: str) -> str:
+    """Sanitised HTML. The store's HTML was sanitised at ingest; what is already plain
+    paragraphs (no attribute, no other tag) skips nh3 — everything else goes through it."""
+    if all(tag in _PLAIN_TAGS for tag in _TAG.findall(fragment)) and not _BAD_AMP.search(fragment):
+        return clean(fragment).strip()
+    return sanitize_html(fragment, base)
+
+
+def _entry(a: Article, opts: Options) -> Entry:
+    url = _http_url(a.url, opts.site_url)
+    published = local(a.published_at, opts.tz)
+    updated = max(published, local(a.updated_at or a.published_at, opts.tz))
+    slugs = a.category_slug.split("/")
+    cats = tuple(
+        ("/".join(slugs[: i + 1]), clean_line(name))
+        for i, name in enumerate(a.category[: len(slugs)])
+        if clean_line(name)
+    )
+    content = None
+    if opts.content == "full":
+        content = _safe_html(a.body_html, url) if a.body_html else None
+        if not content and a.body_text:
+            content = "".join(
+                f"<p>{html.escape(p, quote=False)}</p>"
+                for p in (clean_line(x) for x in clean(a.body_text).split("\n"))
+                if p
+            )
+    author = clean_line(a.author) if a.author else None
+    return Entry(
+        id=clean_line(a.id) or url,
+        url=url,
+        title=clean_line(a.title) or UNTITLED,
+        summary=clean_line(a.summary),
+        content_html=content or None,
+        published=published,
+        updated=updated,
+        author=author or None,
+        categories=cats,
+    )
+
+
+def prepare(items: Sequence[Article], opts: Options) -> list[Entry]:
+    return [_entry(a, opts) for a in items]
+
+
+def fingerprint(
+    channel: Channel, items: Sequence[Article], opts: Options, *, newest_first: bool = True
+) -> str:
+    """A hash of everything a feed's bytes depend on: equal fingerprints, equal bytes."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(opts.key().encode("utf-8"))
+    h.update(repr(channel).encode("utf-8", "surrogatepass"))
+    for a in select(items, opts.items, newest_first=newest_first):
+        h.update(_article_key(a).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def _article_key(a: Article) -> str:
+    """Every field of ``a`` that a feed shows, as one string (cheaper than repr)."""
+    return "\x00".join(
+        (
+            "\x01",
+            a.id,
+            a.url,
+            a.title,
+            "\x02".join(a.category),
+            a.category_slug,
+            a.published_at.isoformat(),
+            a.updated_at.isoformat() if a.updated_at else "",
+            a.author or "\x03",
+            a.summary,
+            a.body_html,
+            # The text is shown only when there is no HTML (as its fallback).
+            "" if a.body_html else a.body_text,
+        )
+    )

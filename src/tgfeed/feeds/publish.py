@@ -1,0 +1,303 @@
+"""Feeds from the store: which feeds are published, their channels, and the
+cached ``Rendered`` responses the web serves. The build job (``jobs.feeds``)
+uses the same channels and page renderers, so a served feed and a built file
+are the same bytes."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jinja2
+
+from ..app import App
+from ..model import Article
+from ..templating import make_env
+from ..templating import render as render_template
+from . import catalog
+from .cache import FeedCache, Rendered
+from .catalog import ALL_FEED, FORMAT_NAMES, FORMATS, HTML_TYPE, OPML_TYPE, FeedSpec
+from .opml import Outline, render_opml
+from .render import EMPTY_FEED_DATE, Channel, Options, fingerprint, newest, render
+
+INDEX_TEMPLATE = "index.html.j2"
+EXTRA_KEY = "feeds.publisher"
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A published feed with the date of its newest article (None when empty)."""
+
+    spec: FeedSpec
+    newest: datetime | None
+
+
+def jinja(app: App) -> jinja2.Environment:
+    """The app's template environment (shared with the web pages)."""
+    env = app.extras.get("jinja")
+    if env is None:
+        tdir = app.config.templates_dir
+        env = make_env(app.path(tdir) if tdir else None, app.tz)
+        app.extras["jinja"] = env
+    assert isinstance(env, jinja2.Environment)
+    return env
+
+
+def templates_key(app: App) -> str:
+    """A hash of the index page's templates (an administrator may override them)."""
+    env = jinja(app)
+    h = hashlib.blake2b(digest_size=16)
+    for name in (INDEX_TEMPLATE, "base.html.j2"):
+        assert env.loader is not None
+        source, _, _ = env.loader.get_source(env, name)
+        h.update(source.encode("utf-8"))
+    return h.hexdigest()
+
+
+class Publisher:
+    """Renders what the web serves, once per store version, through a FeedCache."""
+
+    def __init__(self, app: App, cache: FeedCache | None = None) -> None:
+        self.app = app
+        self.config = app.config
+        self.opts = Options.from_config(app.config)
+        self.search_opts = dataclasses.replace(self.opts, items=app.config.feeds.search_max_results)
+        self.cache = cache or FeedCache()
+        self._listing: tuple[int, list[Listed]] | None = None
+
+    # -- channels ------------------------------------------------------------
+
+    def channel(self, spec: FeedSpec) -> Channel:
+        desc = spec.description or (
+            f"Tin bài mục {catalog.spec_label(spec)} của {self.config.site.title}"
+            if spec.names
+            else self.config.site.description
+        )
+        return Channel(
+            id=catalog.feed_id(self.config, spec.key),
+            title=catalog.spec_title(spec, self.config.site.title),
+            description=desc,
+            base_url=catalog.feed_url(self.config, f"/feeds/{spec.key}"),
+            home_url=self.config.site.url,
+        )
+
+    def search_channel(self, query: str) -> Channel:
+        qs = catalog.search_query_string(query)
+        return Channel(
+            id=catalog.feed_id(self.config, catalog.SEARCH + qs),
+            title=f"Tìm kiếm “{query}” · {self.config.site.title}",
+            description=f"Tin bài có “{query}” trên {self.config.site.title}",
+            base_url=catalog.feed_url(self.config, "/feeds/search"),
+            home_url=self.config.site.url,
+            query=qs,
+        )
+
+    # -- what is published ---------------------------------------------------
+
+    def configured(self) -> set[str]:
+        return catalog.configured_slugs(self.config, self.app.store.categories())
+
+    def items(self, spec: FeedSpec) -> list[Article]:
+        return self.app.store.latest(spec.category, self.opts.items)
+
+    def listing(self) -> list[Listed]:
+        """Every published feed (all-feed first), computed once per store version."""
+        version = self.app.store.version
+        if self._listing is not None and self._listing[0] == version:
+            return self._listing[1]
+        store = self.app.store
+        cats = store.categories()
+        configured = self.configured()
+        newest_of: dict[str, datetime | None] = {}
+        for cat in cats:
+            top = store.latest(cat.slug_path, 1)
+            newest_of[cat.slug_path] = newest(top) if top else None
+        published = {k for k, v in newest_of.items() if v is not None} | configured
+        all_top = store.latest(None, 1)
+        listed = [Listed(ALL_FEED, newest(all_top) if all_top else None)]
+        listed += [
+            Listed(s, newest_of.get(s.key))
+            for s in catalog.feed_specs(cats, published)
+            if s.key != catalog.ALL
+        ]
+        self._listing = (version, listed)
+        return listed
+
+    # -- pages -------------------------------------------------------------
+
+    def index_html(self, listed: Sequence[Listed], *, dynamic: bool) -> bytes:
+        prefix = catalog.public_prefix(self.config)
+        feeds: list[dict[str, Any]] = []
+        discovery: list[dict[str, str]] = []
+        site_title = self.config.site.title
+        for entry in listed:
+            spec = entry.spec
+            links = {fmt: prefix + spec.path(fmt) for fmt in FORMATS}
+            label = catalog.spec_label(spec)
+            feeds.append(
+                {
+                    "key": spec.key,
+                    "label": label,
+                    "name": spec.names[-1] if spec.names else "Tất cả tin bài",
+                    "depth": spec.depth,
+                    "description": spec.description,
+                    "newest": entry.newest,
+                    "links": links,
+                }
+            )
+            # Autodiscovery: the all-feed in every format, top-level categories in RSS.
+            if spec.depth == 0:
+                discovery += [
+                    {
+                        "type": _mime(fmt),
+                        "title": f"{site_title} ({FORMAT_NAMES[fmt]})",
+                        "href": links[fmt],
+                    }
+                    for fmt in FORMATS
+                ]
+            elif spec.depth == 1:
+                discovery.append(
+                    {
+                        "type": _mime("rss"),
+                        "title": f"{label} · {site_title} (RSS)",
+                        "href": links["rss"],
+                    }
+                )
+        body = render_template(
+            jinja(self.app),
+            INDEX_TEMPLATE,
+            site=self.config.site,
+            feeds=feeds,
+            discovery=discovery,
+            formats=FORMAT_NAMES,
+            prefix=prefix,
+            opml_url=prefix + "/feeds.opml",
+            public_url=self.config.site.public_url.rstrip("/"),
+            search_url=prefix + "/feeds/search.rss" if dynamic else None,
+            search_max_query=self.config.feeds.search_max_query,
+        )
+        return body.encode("utf-8")
+
+    def opml_bytes(self, listed: Sequence[Listed]) -> bytes:
+        site = self.config.site
+        outlines = [
+            Outline(
+                text=catalog.spec_label(e.spec),
+                xml_url=catalog.feed_url(self.config, e.spec.path("rss")),
+                html_url=site.url,
+                description=e.spec.description,
+            )
+            for e in listed
+        ]
+        return render_opml(
+            f"Nguồn tin {site.title}",
+            site.title,
+            outlines,
+            modified=newest_of_listing(listed),
+            owner=site.publisher,
+            language=site.language,
+        )
+
+    # -- cached responses ----------------------------------------------------
+
+    def feed(self, key: str, fmt: str) -> Rendered | None:
+        """The feed at ``/feeds/<key>.<fmt>``; None when no such feed is published."""
+        if fmt not in FORMATS or not catalog.is_slug_path(key) or key == catalog.SEARCH:
+            return None
+        path = f"/feeds/{key}.{fmt}"
+        version = self.app.store.version
+        hit = self.cache.get(path, version)
+        if hit is not None:
+            return hit
+        if key == catalog.ALL:
+            spec = ALL_FEED
+        else:
+            cat = self.app.store.category(key)
+            if cat is None:
+                return None
+            spec = catalog.category_spec(cat)
+        items = self.items(spec)
+        if not items and spec.key != catalog.ALL and spec.key not in self.configured():
+            return None
+        channel = self.channel(spec)
+        return self._render(path, version, fmt, channel, items, self.opts, newest_first=True)
+
+    def search(self, query: str, fmt: str) -> Rendered:
+        """The search feed for an already normalised, length-checked query."""
+        qs = catalog.search_query_string(query)
+        path = f"/feeds/search.{fmt}{qs}"
+        version = self.app.store.version
+        hit = self.cache.get(path, version)
+        if hit is not None:
+            return hit
+        hits = self.app.store.search(query, limit=self.config.feeds.search_max_results)
+        items = [h.article for h in hits]
+        channel = self.search_channel(query)
+        return self._render(
+            path, version, fmt, channel, items, self.search_opts, newest_first=False
+        )
+
+    def _render(
+        self,
+        path: str,
+        version: int,
+        fmt: str,
+        channel: Channel,
+        items: list[Article],
+        opts: Options,
+        *,
+        newest_first: bool,
+    ) -> Rendered:
+        fp = fingerprint(channel, items, opts, newest_first=newest_first)
+        old = self.cache.peek(path)
+        if old is not None and old.fingerprint == fp:
+            self.cache.put(path, version, old)
+            return old
+        body = render(fmt, channel, items, opts, newest_first=newest_first)
+        rendered = Rendered.make(body, FORMATS[fmt], newest(items), fp)
+        self.cache.renders += 1
+        self.cache.put(path, version, rendered)
+        return rendered
+
+    def _page(self, path: str, media_type: str, make: Any) -> Rendered:
+        version = self.app.store.version
+        hit = self.cache.get(path, version)
+        if hit is not None:
+            return hit
+        listed = self.listing()
+        body: bytes = make(listed)
+        rendered = Rendered.make(body, media_type, newest_of_listing(listed))
+        old = self.cache.peek(path)
+        if old is not None and old.etag == rendered.etag:
+            rendered = old
+        self.cache.put(path, version, rendered)
+        return rendered
+
+    def opml(self) -> Rendered:
+        return self._page("/feeds.opml", OPML_TYPE, self.opml_bytes)
+
+    def index(self) -> Rendered:
+        return self._page("/", HTML_TYPE, lambda listed: self.index_html(listed, dynamic=True))
+
+
+def _mime(fmt: str) -> str:
+    return FORMATS[fmt].split(";")[0]
+
+
+def newest_of_listing(listed: Sequence[Listed]) -> datetime:
+    stamps = [e.newest for e in listed if e.newest is not None]
+    return max(stamps) if stamps else EMPTY_FEED_DATE
+
+
+def publisher(app: App) -> Publisher:
+    """The app's Publisher (one per App, created on first use)."""
+    pub = app.extras.get(EXTRA_KEY)
+    if pub is None:
+        pub = Publisher(app)
+        app.extras[EXTRA_KEY] = pub
+    assert isinstance(pub, Publisher)
+    return pub

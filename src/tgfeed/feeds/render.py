@@ -1,0 +1,247 @@
+"""Rendering feeds: RSS 2.0 and Atom 1.0 with feedgen (the only module that imports
+it), JSON Feed 1.1 written to https://www.jsonfeed.org/version/1.1/.
+
+Pure: the same channel, items and options give the same bytes. Nothing here reads
+the clock — feedgen's own ``datetime.now()`` defaults (lastBuildDate, updated) and
+its generator tag are overwritten from the data; entries are appended in order.
+The items are prepared (cleaned, sanitised, dated) by ``entries``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.feed import FeedGenerator
+
+from ..errors import RenderError
+from ..model import Article
+from ..text import clean_line
+from .entries import (
+    EMPTY_FEED_DATE,
+    RENDER_VERSION,
+    UNTITLED,
+    Channel,
+    Entry,
+    Options,
+    fingerprint,
+    local,
+    newest,
+    prepare,
+    select,
+)
+
+__all__ = [
+    "EMPTY_FEED_DATE",
+    "RENDER_VERSION",
+    "Channel",
+    "Options",
+    "fingerprint",
+    "newest",
+    "render",
+    "render_many",
+]
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
+
+
+# -- RSS 2.0 and Atom 1.0 (feedgen) -----------------------------------------
+
+
+class _RssChannel(BaseExtension):  # type: ignore[misc]
+    """RSS additions feedgen lacks: the WebSub hub link (feedgen writes it only in
+    Atom), right after the self link, and the ``dc`` namespace for dc:creator."""
+
+    href: str | None = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"dc": DC_NS}
+
+    def extend_rss(self, feed: Any) -> Any:
+        if self.href:
+            channel = feed[0]
+            link = channel.makeelement(f"{{{ATOM_NS}}}link", {"href": self.href, "rel": "hub"})
+            selfs = [el for el in channel if el.tag == f"{{{ATOM_NS}}}link"]
+            if selfs:
+                selfs[-1].addnext(link)
+            else:
+                channel.append(link)
+        return feed
+
+
+class _RssCreator(BaseEntryExtension):  # type: ignore[misc]
+    """``<dc:creator>`` on an RSS item: RSS's own <author> must be an e-mail address.
+    (feedgen's generic dc extension does the same, at several times the cost.)"""
+
+    name: str | None = None
+
+    def extend_rss(self, item: Any) -> Any:
+        if self.name:
+            el = item.makeelement(f"{{{DC_NS}}}creator", {})
+            el.text = self.name
+            item.append(el)
+        return item
+
+
+def _generator(channel: Channel, entries: Sequence[Entry], opts: Options, fmt: str) -> Any:
+    fg = FeedGenerator()
+    fg.register_extension("tgfeed", _RssChannel, _RssCreator, atom=False, rss=True)
+    fg.tgfeed.href = opts.hub
+    fg.id(channel.id)
+    fg.title(clean_line(channel.title) or UNTITLED)
+    fg.description(clean_line(channel.description) or clean_line(channel.title) or UNTITLED)
+    _links(fg, channel, opts, fmt)
+    fg.language(opts.language)
+    if opts.rights:
+        fg.rights(clean_line(opts.rights))
+    if opts.publisher:
+        fg.author(name=clean_line(opts.publisher), uri=opts.site_url)
+    fg.generator(opts.generator, uri=None, version=None)
+    if opts.icon:
+        fg.icon(opts.icon)
+    if opts.logo:
+        fg.logo(opts.logo)
+    stamp = max((e.updated for e in entries), default=local(EMPTY_FEED_DATE, opts.tz))
+    fg.updated(stamp)
+    for e in entries:
+        fe = fg.add_entry(order="append")
+        fe.id(e.id)  # also the RSS guid, isPermaLink="false"
+        fe.title(e.title)
+        fe.link(href=e.url, rel="alternate", type="text/html")
+        fe.published(e.published)
+        fe.updated(e.updated)
+        # Escaped text as HTML: RSS <description> is HTML, and a literal "<b>" in a
+        # summary must show as text, not become markup.
+        fe.summary(html.escape(e.summary or e.title, quote=False), type="html")
+        if e.content_html:
+            fe.content(e.content_html, type="html")
+        if e.author:
+            fe.author(name=e.author)
+            fe.tgfeed.name = e.author
+        if e.categories:
+            scheme = {"scheme": opts.category_scheme} if opts.category_scheme else {}
+            fe.category([{"term": term, "label": label, **scheme} for term, label in e.categories])
+    return fg
+
+
+def _links(fg: Any, channel: Channel, opts: Options, fmt: str) -> None:
+    """RSS puts the href of the LAST link added into <channel><link>: self first,
+    alternate last. Called again (replacing) to switch the self link to Atom."""
+    fg.link(href=channel.url(fmt), rel="self", type=_SELF_TYPES[fmt], replace=True)
+    if opts.hub:
+        fg.link(href=opts.hub, rel="hub")
+    fg.link(href=channel.home_url, rel="alternate", type="text/html")
+
+
+_SELF_TYPES = {
+    "rss": "application/rss+xml",
+    "atom": "application/atom+xml",
+    "json": "application/feed+json",
+}
+
+
+def _xml(
+    formats: Sequence[str], channel: Channel, entries: Sequence[Entry], opts: Options
+) -> dict[str, bytes]:
+    """RSS and/or Atom from ONE FeedGenerator (the entries are set up once)."""
+    wanted = [f for f in ("rss", "atom") if f in formats]
+    if not wanted:
+        return {}
+    fg = _generator(channel, entries, opts, wanted[0])
+    out: dict[str, bytes] = {}
+    for fmt in wanted:
+        if fmt == "rss":
+            out["rss"] = fg.rss_str(pretty=True)
+        else:
+            if wanted[0] != "atom":
+                _links(fg, channel, opts, "atom")
+            out["atom"] = fg.atom_str(pretty=True)
+    return out
+
+
+# -- JSON Feed 1.1 ------------------------------------------------------------
+
+
+def _json(channel: Channel, entries: Sequence[Entry], opts: Options) -> bytes:
+    feed: dict[str, Any] = {
+        "version": JSONFEED_VERSION,
+        "title": clean_line(channel.title) or UNTITLED,
+        "home_page_url": channel.home_url,
+        "feed_url": channel.url("json"),
+        "description": clean_line(channel.description),
+        "language": opts.language,
+    }
+    if opts.icon or opts.logo:
+        feed["icon"] = opts.logo or opts.icon
+    if opts.icon:
+        feed["favicon"] = opts.icon
+    if opts.publisher:
+        feed["authors"] = [{"name": clean_line(opts.publisher), "url": opts.site_url}]
+    if opts.hub:
+        feed["hubs"] = [{"type": "WebSub", "url": opts.hub}]
+    if opts.rights:
+        # JSON Feed has no rights field; extensions are keys starting with "_".
+        feed["_rights"] = {"text": clean_line(opts.rights)}
+    items = []
+    for e in entries:
+        item: dict[str, Any] = {"id": e.id, "url": e.url, "title": e.title}
+        if e.content_html:
+            item["content_html"] = e.content_html
+        else:
+            item["content_text"] = e.summary or e.title
+        if e.summary:
+            item["summary"] = e.summary
+        item["date_published"] = e.published.isoformat()
+        item["date_modified"] = e.updated.isoformat()
+        if e.author:
+            item["authors"] = [{"name": e.author}]
+        if e.categories:
+            item["tags"] = [label for _, label in e.categories]
+        item["language"] = opts.language
+        items.append(item)
+    feed["items"] = items
+    # No indent: the C encoder is ~10× faster than the indenting pure-Python one.
+    return (json.dumps(feed, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+# -- public API ---------------------------------------------------------------
+
+
+def render(
+    fmt: str,
+    channel: Channel,
+    items: Sequence[Article],
+    opts: Options,
+    *,
+    newest_first: bool = True,
+) -> bytes:
+    """One feed in one format (``rss``, ``atom`` or ``json``)."""
+    return render_many((fmt,), channel, items, opts, newest_first=newest_first)[fmt]
+
+
+def render_many(
+    formats: Iterable[str],
+    channel: Channel,
+    items: Sequence[Article],
+    opts: Options,
+    *,
+    newest_first: bool = True,
+) -> dict[str, bytes]:
+    """Several formats of one feed, preparing (cleaning, sanitising) the items once."""
+    entries = prepare(select(items, opts.items, newest_first=newest_first), opts)
+    formats = list(formats)
+    unknown = [f for f in formats if f not in ("rss", "atom", "json")]
+    if unknown:
+        raise RenderError(f"unknown feed format {unknown[0]!r}", hint="use rss, atom or json")
+    try:
+        out = _xml(formats, channel, entries, opts)
+        if "json" in formats:
+            out["json"] = _json(channel, entries, opts)
+    except (ValueError, TypeError) as exc:  # feedgen's and lxml's complaints
+        raise RenderError(f"feed {channel.id}: cannot render: {exc}") from exc
+    return {fmt: out[fmt] for fmt in formats}
