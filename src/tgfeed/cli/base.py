@@ -34,8 +34,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     """tgfeed: feeds and a weekly email digest for a Vietnamese news site."""
+    # Commands print what they did; logs are for the service (`serve` turns INFO on).
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     ctx.ensure_object(dict)

@@ -84,7 +84,9 @@ def demo(directory: Path, host: str, port: int, no_serve: bool) -> None:
     if no_serve:
         return
     from ..web.server import serve
+    from .schedule import service_logging
 
+    service_logging()
     console.print(f"\nserving on http://{host}:{port}/ (web + scheduler); Ctrl+C stops")
     with build_app(config) as app:
         serve(app, host, port)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from typing import Any
 
@@ -25,6 +26,7 @@ def serve(app: App, host: str | None, port: int | None, no_scheduler: bool) -> N
     """Run the service: web server and scheduler in one process (until SIGTERM/SIGINT)."""
     from ..web.server import serve as run_server
 
+    service_logging()
     host = host or app.config.web.host
     port = port or app.config.web.port
     console.print(
@@ -32,6 +34,13 @@ def serve(app: App, host: str | None, port: int | None, no_scheduler: bool) -> N
         + (" (no scheduler)" if no_scheduler else " with the scheduler")
     )
     run_server(app, host, port, scheduler=not no_scheduler)
+
+
+def service_logging() -> None:
+    """The long-running service logs what it does (INFO) unless -v asked for DEBUG."""
+    root = logging.getLogger()
+    if root.level > logging.INFO:
+        root.setLevel(logging.INFO)
 
 
 def _last(last: dict[str, Any] | None) -> str:
