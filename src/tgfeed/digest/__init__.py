@@ -1,0 +1,1 @@
+"""The weekly digest: selection, rendering and the message (all pure)."""

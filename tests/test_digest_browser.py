@@ -1,0 +1,73 @@
+"""In Chromium: subscribe through the form → the confirmation arrives in the
+outbox → follow its link → active → the digest's one-click unsubscribe works."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from tgfeed.app import App
+from tgfeed.jobs.digest import send_digest
+from tgfeed.store.mail import MailStore
+from tgfeed.web.server import create_app
+
+from .test_digest_web import confirm_link, outbox, wait_for_mail, with_public_url
+
+
+@pytest.mark.browser
+def test_subscribe_confirm_unsubscribe_in_a_browser(
+    sample_app: App, live_server: Callable[[Any], Any], browser: Any
+) -> None:
+    app = sample_app
+    srv = live_server(create_app(app, scheduler=False))
+    with_public_url(app, srv.url)
+    ms = MailStore(app.store)
+    with srv:
+        page = browser.new_page(locale="vi-VN")
+        try:
+            page.goto(f"{srv.url}/subscribe")
+            assert page.locator("h1").inner_text() == "Đăng ký nhận bản tin tuần"
+            page.fill("#email", "pho.ban@example.vn")
+            page.fill("#name", "Phạm Thị Đoan Trang")
+            page.fill("#unit", "Ban Tuyên giáo Huyện ủy Văn Lâm")
+            page.click("button[type=submit]")
+            page.wait_for_selector("text=Kiểm tra hộp thư của bạn")
+            sub = ms.by_email("pho.ban@example.vn")
+            assert sub is not None and sub.status == "pending"
+
+            (confirmation,) = wait_for_mail(app, 1)
+            assert confirmation["To"].addresses[0].addr_spec == "pho.ban@example.vn"
+            page.goto(confirm_link(confirmation))
+            assert page.locator("h1").inner_text() == "Đăng ký thành công"
+            sub = ms.by_email("pho.ban@example.vn")
+            assert sub is not None and sub.status == "active"
+
+            # Playwright's sync API owns this thread's event loop: send from another.
+            with ThreadPoolExecutor(1) as pool:
+                result = pool.submit(asyncio.run, send_digest(app, week="2026-W48")).result()
+            assert result.sent == 1
+            digest = outbox(app)[-1]
+            assert digest["To"].addresses[0].display_name == "Phạm Thị Đoan Trang"
+            https = digest["List-Unsubscribe"].split(",")[0].strip().strip("<>")
+            assert https.startswith(f"{srv.url}/unsubscribe/")
+
+            # The link in the message opens a page with a button…
+            page.goto(https)
+            assert page.locator("h1").inner_text() == "Hủy đăng ký bản tin tuần"
+            sub = ms.by_email("pho.ban@example.vn")
+            assert sub is not None and sub.status == "active"  # merely opening changes nothing
+            # …and one click unsubscribes.
+            page.click("button[type=submit]")
+            page.wait_for_selector("text=Đã hủy đăng ký")
+            sub = ms.by_email("pho.ban@example.vn")
+            assert sub is not None and sub.status == "unsubscribed"
+            assert sub.unsubscribed_at is not None
+            # The web copy linked from the message renders too.
+            page.goto(f"{srv.url}/digests/2026-W48")
+            assert "Bản tin tuần 48/2026" in page.locator("h1").inner_text()
+        finally:
+            page.close()
