@@ -7,6 +7,7 @@ keys that name where to read them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -83,6 +84,8 @@ def _check_email(value: str) -> str:
 Url = Annotated[str, AfterValidator(_check_url)]
 TimeZone = Annotated[str, AfterValidator(_check_tz)]
 Email = Annotated[str, AfterValidator(_check_email)]
+
+
 def _duration(value: Any) -> Any:
     return parse_duration(value) if isinstance(value, str) else value
 
@@ -449,6 +452,9 @@ class Config(_Section):
         return self.resolve(self.store.path).parent
 
 
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _format_loc(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
     for item in loc:
@@ -457,7 +463,10 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
         elif "[" in item or item.startswith("function-"):
             continue  # pydantic's validator tags, not config keys
         else:
-            parts.append(("." if parts else "") + item)
+            # A key that is not a bare TOML key is shown quoted, escapes and all, so a
+            # message stays one printable line whatever the file holds.
+            key = item if _BARE_KEY.fullmatch(item) else json.dumps(item)
+            parts.append(("." if parts else "") + key)
     return "".join(parts) or "(top level)"
 
 

@@ -4,6 +4,7 @@ StrictUndefined so a typo fails loudly instead of rendering nothing."""
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from .errors import RenderError
-from .text import LOCAL_TZ, format_vi_date, format_vi_datetime, iso_local
+from .text import LOCAL_TZ, WEEKDAYS, format_vi_date, format_vi_datetime, iso_local
 
 
 def package_templates() -> Path:
@@ -55,11 +56,47 @@ def make_env(templates_dir: Path | None = None, tz: ZoneInfo = LOCAL_TZ) -> jinj
     def iso(value: datetime) -> str:
         return iso_local(value, tz)
 
-    env.filters.update(vi_date=vi_date, vi_datetime=vi_datetime, iso=iso)
+    def vi_day(value: datetime) -> str:
+        """``Thứ Năm, 26/11/2026``: a short local date for lists and emails."""
+        local = value.astimezone(tz)
+        return f"{WEEKDAYS[local.weekday()]}, {local.day}/{local.month}/{local.year}"
+
+    env.filters.update(
+        vi_date=vi_date,
+        vi_datetime=vi_datetime,
+        iso=iso,
+        vi_day=vi_day,
+        vi_number=vi_number,
+        wrap=wrap,
+    )
     return env
 
 
-def render(env: jinja2.Environment, name: str, **context: Any) -> str:
+def vi_number(value: int) -> str:
+    """``12345`` → ``12.345`` (Vietnamese groups thousands with dots)."""
+    return f"{value:,}".replace(",", ".")
+
+
+def wrap(text: str, width: int = 72, indent: str = "", first: str | None = None) -> str:
+    """Wrap prose for plain-text templates (emails); never breaks a word or a URL.
+    ``first`` replaces ``indent`` on the first line (``"1.  "``)."""
+    lines = []
+    for i, para in enumerate(text.split("\n")):
+        lines.append(
+            textwrap.fill(
+                para,
+                width=width,
+                initial_indent=first if first is not None and i == 0 else indent,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return "\n".join(lines)
+
+
+def render(env: jinja2.Environment, name: str, /, **context: Any) -> str:
+    """``name`` rendered with ``context`` (which may hold a variable called ``name``)."""
     try:
         return env.get_template(name).render(**context)
     except jinja2.TemplateNotFound as exc:

@@ -1,0 +1,295 @@
+"""The delivery loop: a digest's pending ledger rows sent over the mailer's
+connections, each marked sent (and committed) before its connection carries
+another message.
+
+Temporary refusals (4xx) are retried with exponential backoff up to
+``max_attempts``; permanent ones (5xx) are recorded and count toward
+``bounce_limit``. When the relay itself is unreachable every worker pauses
+(1×, 2×, 4×… ``retry_delay``); after ``max_attempts`` pauses the run stops and
+the remaining rows stay pending for the next run — nobody is blamed for an
+outage. See ``jobs.digest`` for the guarantee this gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from ..app import App
+from ..digest.message import MessageTemplate
+from ..errors import MailError, PermanentMailError, StoreError, TemporaryMailError, TgfeedError
+from ..mail import Mailer, dkim_key, envelope_from
+from ..store.mail import DigestRecord, MailStore, Recipient
+from ..tokens import Signer
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (done, total) after each recipient's final outcome
+
+LEASE_SECONDS = 120
+LEASE_RENEW = 30.0
+
+
+def owner_id() -> str:
+    """Who holds a digest's sending lease: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_alive(holder: str) -> bool:
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine: trust its lease until it expires
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Delivery:
+    """Sends a digest's pending ledger rows over ``mailer.concurrency`` workers."""
+
+    def __init__(
+        self,
+        app: App,
+        ms: MailStore,
+        record: DigestRecord,
+        template: MessageTemplate,
+        mailer: Mailer,
+        signer: Signer,
+        progress: Progress | None,
+        owner: str,
+    ) -> None:
+        self.app = app
+        self.ms = ms
+        self.record = record
+        self.template = template
+        self.mailer = mailer
+        self.signer = signer
+        self.progress = progress
+        self.owner = owner
+        self.smtp = app.config.mail.smtp
+        self.bounce_limit = app.config.mail.bounce_limit
+        self.token_max_age = app.config.digest.token_max_age
+        self.env_from = envelope_from(app.config)
+        self.dkim = dkim_key(app)
+        self.sent_now = 0
+        self.abort_reason: str | None = None
+        self._aborted = asyncio.Event()
+        self._taken = asyncio.Event()  # the queue ran low: the feeder may add more
+        self._low_water = 0
+        # Issued as of the digest's creation: a resent message is byte-identical.
+        self._expires = record.created_at + timedelta(seconds=self.token_max_age)
+        self._batch: asyncio.Event | None = None
+        self._retries: set[asyncio.TimerHandle] = set()
+        self._outage_round = 0
+        self._resume_at = 0.0
+        self._renewed = time.monotonic()
+        counts = ms.delivery_counts(record.id)
+        self.total = sum(counts.values())
+        self.done = self.total - counts["pending"]
+
+    def token(self, subscriber_id: int) -> str:
+        return self.signer.sign("unsubscribe", subscriber_id, self._expires)
+
+    async def run(self) -> None:
+        workers_n = max(1, self.mailer.concurrency)
+        # Unbounded, so that a retry can always be put back; the feeder keeps it short.
+        queue: asyncio.Queue[Recipient] = asyncio.Queue()
+        low_water = self._low_water = workers_n * 16
+        if self.progress:
+            self.progress(self.done, self.total)
+
+        async def feed_and_drain() -> None:
+            after = 0
+            while not self._aborted.is_set():
+                batch = self.ms.pending(self.record.id, after=after, limit=500)
+                if not batch:
+                    break
+                for item in batch:
+                    queue.put_nowait(item)
+                after = batch[-1].subscriber_id
+                while queue.qsize() > low_water and not self._aborted.is_set():
+                    self._taken.clear()
+                    await self._taken.wait()
+            await queue.join()
+
+        workers = [asyncio.create_task(self._work(queue)) for _ in range(workers_n)]
+        main = asyncio.create_task(feed_and_drain())
+        stop = asyncio.create_task(self._aborted.wait())
+        try:
+            await asyncio.wait({main, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if main.done():
+                main.result()
+        finally:
+            for handle in self._retries:
+                handle.cancel()
+            # Cancel until done: Python 3.11's wait_for (inside aiosmtplib) can swallow a
+            # cancellation that races with a connection error.
+            tasks = [*workers, main, stop]
+            while pending := [t for t in tasks if not t.done()]:
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending, timeout=1)
+            if self._batch is not None:
+                self._commit()
+
+    async def _work(self, queue: asyncio.Queue[Recipient]) -> None:
+        while not self._aborted.is_set():
+            item = await queue.get()
+            if queue.qsize() <= self._low_water:
+                self._taken.set()  # wake the feeder only when it has work to do
+            requeued = False
+            try:
+                await self._gate()
+                if not self._aborted.is_set():
+                    requeued = await self._deliver(item, queue)
+            finally:
+                if not requeued:
+                    queue.task_done()
+
+    def _finished(self, *, sent: bool = False) -> None:
+        self.done += 1
+        if sent:
+            self.sent_now += 1
+        if self.progress:
+            self.progress(self.done, self.total)
+        if time.monotonic() - self._renewed > LEASE_RENEW:
+            self._renewed = time.monotonic()
+            self.ms.renew_lease(
+                self.record.id, self.owner, now=self.app.now(), seconds=LEASE_SECONDS
+            )
+
+    def _later(self, delay: float, queue: asyncio.Queue[Recipient], item: Recipient) -> None:
+        """Put ``item`` back after ``delay`` seconds; it stays unfinished meanwhile."""
+        loop = asyncio.get_running_loop()
+
+        def put() -> None:
+            self._retries.discard(handle)
+            queue.put_nowait(item)
+            queue.task_done()
+
+        handle = loop.call_later(delay, put)
+        self._retries.add(handle)
+
+    async def _deliver(self, item: Recipient, queue: asyncio.Queue[Recipient]) -> bool:
+        """Try one recipient once; True when it was put back for a retry."""
+        ms, digest_id, sid = self.ms, self.record.id, item.subscriber_id
+        if not ms.is_pending(digest_id, sid):  # they left (unsubscribed, bounced) meanwhile
+            self._finished()
+            return False
+        try:
+            message = self.template.personalize(
+                email=item.email, name=item.name, subscriber_id=sid, token=self.token(sid)
+            )
+            if self.dkim is not None:
+                message = self.dkim.sign(message)
+        except TgfeedError as exc:  # an address that can no longer be sent to
+            ms.mark_failed(
+                digest_id,
+                sid,
+                error=exc.message,
+                now=self.app.now(),
+                permanent=False,
+                bounce_limit=self.bounce_limit,
+            )
+            self._finished()
+            return False
+        try:
+            reply = await self.mailer.send(self.env_from, [item.email], message)
+        except PermanentMailError as exc:
+            bounced = ms.mark_failed(
+                digest_id,
+                sid,
+                error=exc.message,
+                now=self.app.now(),
+                permanent=True,
+                bounce_limit=self.bounce_limit,
+            )
+            log.warning("%s: refused: %s%s", item.email, exc.message, " (now bounced)" * bounced)
+            self._finished()
+            return False
+        except TemporaryMailError as exc:
+            if exc.connection:
+                ms.mark_retry(digest_id, sid, error=exc.message, now=self.app.now(), count=False)
+                if not self._outage(exc):
+                    return False
+                self._later(0, queue, item)  # not this recipient's fault: no attempt counted
+                return True
+            attempts = ms.mark_retry(digest_id, sid, error=exc.message, now=self.app.now())
+            if attempts >= self.smtp.max_attempts:
+                ms.mark_failed(
+                    digest_id,
+                    sid,
+                    error=f"gave up after {attempts} attempts: {exc.message}",
+                    now=self.app.now(),
+                    permanent=False,
+                    bounce_limit=self.bounce_limit,
+                )
+                self._finished()
+                return False
+            self._later(self.smtp.retry_delay * 2 ** (attempts - 1), queue, item)
+            return True
+        except MailError as exc:  # the setup is wrong: stop, leave the rest pending
+            self._abort(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+            return False
+        await self._record_sent(sid, reply)
+        self._outage_round = 0
+        self._finished(sent=True)
+        return False
+
+    async def _record_sent(self, subscriber_id: int, reply: str) -> None:
+        """Mark a row sent and wait until that is committed (group commit: rows
+        accepted on other connections in the same loop turn share the commit).
+        Only then may this connection carry another message."""
+        self.ms.mark_sent(
+            self.record.id, subscriber_id, reply=reply, now=self.app.now(), commit=False
+        )
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = asyncio.Event()
+            asyncio.get_running_loop().call_soon(self._commit)
+        await batch.wait()  # on a failed commit the run is aborted: no further sends
+
+    def _commit(self) -> None:
+        batch, self._batch = self._batch, None
+        try:
+            self.ms.commit()
+        except StoreError as exc:  # disk full, I/O error: stop before sending more
+            self._abort(exc.message)
+        finally:
+            if batch is not None:
+                batch.set()
+
+    def _outage(self, exc: TemporaryMailError) -> bool:
+        """The relay is unreachable: every worker pauses (1×, 2×, 4×… retry_delay);
+        False once it stayed down through ``max_attempts`` pauses (the run stops,
+        the rows stay pending for the next run)."""
+        now = time.monotonic()
+        if now >= self._resume_at:  # a fresh attempt failed, not one from before the pause
+            self._outage_round += 1
+            if self._outage_round > self.smtp.max_attempts:
+                self._abort(f"{self.mailer.where} unreachable: {exc.message}")
+                return False
+            pause = min(self.smtp.retry_delay * 2.0 ** (self._outage_round - 1), 300.0)
+            self._resume_at = now + pause
+            log.warning("relay unreachable (%s); pausing %.1fs", exc.message, pause)
+        return True
+
+    async def _gate(self) -> None:
+        """Wait out a pause after the relay became unreachable."""
+        while (wait := self._resume_at - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+
+    def _abort(self, reason: str) -> None:
+        if not self._aborted.is_set():
+            log.error("digest %s: stopping: %s", self.record.week, reason)
+            self.abort_reason = reason
+            self._aborted.set()
