@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+
+from rich.markup import escape
 
 from ..errors import ConfigError, TgfeedError
 from .base import cli, console, err_console
 
-# Command modules register themselves on `cli` when imported.
+# Command modules register themselves on `cli` when imported (and their demo steps,
+# in this order: feeds, then the digest).
 from . import articles as _articles  # noqa: F401  isort: skip
 from . import demo as _demo  # noqa: F401  isort: skip
-from . import digest as _digest  # noqa: F401  isort: skip
 from . import feeds as _feeds  # noqa: F401  isort: skip
+from . import digest as _digest  # noqa: F401  isort: skip
 from . import schedule as _schedule  # noqa: F401  isort: skip
 from . import sources as _sources  # noqa: F401  isort: skip
 from . import subscribers as _subscribers  # noqa: F401  isort: skip
@@ -25,14 +29,17 @@ def main(argv: list[str] | None = None) -> None:
     except TgfeedError as exc:
         if verbose:
             raise
+        # Messages are text, not markup ("[feeds] output_dir" must survive), and one
+        # line each however narrow the terminal or log.
+        say = functools.partial(err_console.print, highlight=False, soft_wrap=True)
         if isinstance(exc, ConfigError) and len(exc.problems) > 1:
             err_console.print(f"[red]error:[/] {len(exc.problems)} problems in the configuration")
             for problem in exc.problems:
-                err_console.print(f"  {problem}", highlight=False, markup=False)
+                say(f"  {problem}", markup=False)
         else:
-            err_console.print(f"[red]error:[/] {exc.message}", highlight=False)
+            say(f"[red]error:[/] {escape(exc.message)}")
         if exc.hint:
-            err_console.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+            say(f"[dim]hint:[/] {escape(exc.hint)}")
         sys.exit(1)
     except SystemExit:
         raise

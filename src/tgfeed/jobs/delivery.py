@@ -92,6 +92,13 @@ class Delivery:
         self._outage_round = 0
         self._resume_at = 0.0
         self._renewed = time.monotonic()
+        # Set by the service on SIGTERM/SIGINT: no new message starts, those on the wire
+        # finish and are recorded, the rest stays pending for the next start.
+        self._stopping: asyncio.Event | None = app.extras.get("stopping")
+        self._draining = False
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         counts = ms.delivery_counts(record.id)
         self.total = sum(counts.values())
         self.done = self.total - counts["pending"]
@@ -109,7 +116,7 @@ class Delivery:
 
         async def feed_and_drain() -> None:
             after = 0
-            while not self._aborted.is_set():
+            while not self._aborted.is_set() and not self._draining:
                 batch = self.ms.pending(self.record.id, after=after, limit=500)
                 if not batch:
                     break
@@ -124,11 +131,17 @@ class Delivery:
         workers = [asyncio.create_task(self._work(queue)) for _ in range(workers_n)]
         main = asyncio.create_task(feed_and_drain())
         stop = asyncio.create_task(self._aborted.wait())
+        halt = asyncio.create_task(
+            self._stopping.wait() if self._stopping is not None else asyncio.Event().wait()
+        )
         try:
-            await asyncio.wait({main, stop}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({main, stop, halt}, return_when=asyncio.FIRST_COMPLETED)
             if main.done():
                 main.result()
+            elif halt.done() and not stop.done():
+                await self._drain()
         finally:
+            halt.cancel()
             for handle in self._retries:
                 handle.cancel()
             # Cancel until done: Python 3.11's wait_for (inside aiosmtplib) can swallow a
@@ -141,16 +154,41 @@ class Delivery:
             if self._batch is not None:
                 self._commit()
 
+    async def _drain(self) -> None:
+        """The service is stopping: start nothing new, let messages on the wire finish."""
+        self._draining = True
+        self.abort_reason = "the service stopped; the rest is sent at the next start"
+        log.warning(
+            "digest %s: stopping after the %d message(s) on the wire",
+            self.record.week,
+            self._in_flight,
+        )
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=self.smtp.timeout + 5)
+        except TimeoutError:
+            log.error(
+                "digest %s: messages still on the wire after %ss; they stay pending",
+                self.record.week,
+                self.smtp.timeout + 5,
+            )
+
     async def _work(self, queue: asyncio.Queue[Recipient]) -> None:
-        while not self._aborted.is_set():
+        while not self._aborted.is_set() and not self._draining:
             item = await queue.get()
             if queue.qsize() <= self._low_water:
                 self._taken.set()  # wake the feeder only when it has work to do
             requeued = False
             try:
                 await self._gate()
-                if not self._aborted.is_set():
-                    requeued = await self._deliver(item, queue)
+                if not self._aborted.is_set() and not self._draining:
+                    self._in_flight += 1
+                    self._idle.clear()
+                    try:
+                        requeued = await self._deliver(item, queue)
+                    finally:
+                        self._in_flight -= 1
+                        if not self._in_flight:
+                            self._idle.set()
             finally:
                 if not requeued:
                     queue.task_done()

@@ -156,10 +156,31 @@ async def run_job(
         )
         return RunOutcome(name, run_id, "failed", None, error)
     summary = summarize(result)
-    outcome = "skipped" if summary and summary.get("status") == "skipped" else "ok"
+    status = summary.get("status") if summary else None
+    if status == "incomplete":
+        stopping = app.extras.get("stopping")
+        if stopping is not None and stopping.is_set():
+            # Stopped by SIGTERM/SIGINT: resumed at the next start, not a failure.
+            js.finish_run(run_id, "interrupted", app.now(), summary, error=summary_error(summary))
+            return RunOutcome(name, run_id, "interrupted", summary, summary_error(summary))
+        error = summary_error(summary) or "the run ended with deliveries pending"
+        js.finish_run(run_id, "failed", app.now(), summary, error=error)
+        await alert(
+            app,
+            name,
+            f"[tgfeed] Công việc {name} chưa hoàn tất",
+            _failure_text(app, name, job, scheduled_at, error),
+        )
+        return RunOutcome(name, run_id, "failed", summary, error)
+    outcome = "skipped" if status == "skipped" else "ok"
     js.finish_run(run_id, outcome, app.now(), summary)
     log.info("job %s %s: %s", name, outcome, summary)
     return RunOutcome(name, run_id, outcome, summary, None)
+
+
+def summary_error(summary: dict[str, Any] | None) -> str | None:
+    value = summary.get("error") if summary else None
+    return str(value) if value else None
 
 
 def _failure_text(

@@ -134,12 +134,14 @@ class SchedulerService:
     def _interrupted_runs(self) -> list[tuple[str, datetime | None]]:
         """Runs the previous holder left 'running': marked failed, returned for resuming."""
         js = jobs_store(self.app)
-        running = [r for r in js.recent_runs(200) if r["outcome"] == "running"]
+        runs = [r for r in js.recent_runs(200) if not r["dry_run"] and r["trigger"] != "manual"]
+        latest: dict[str, dict[str, Any]] = {}
+        for r in runs:  # newest first
+            latest.setdefault(r["job"], r)
+        running = [r for r in latest.values() if r["outcome"] in ("running", "interrupted")]
         js.interrupted_runs(self.app.now())
         out: dict[str, datetime | None] = {}
         for r in running:
-            if r["dry_run"] or r["trigger"] == "manual":
-                continue
             out.setdefault(
                 r["job"], parse_iso_datetime(r["scheduled_at"]) if r["scheduled_at"] else None
             )
