@@ -162,7 +162,17 @@ START = datetime(2016, 1, 1, tzinfo=timezone.utc)
 
 
 def categories(n: int = 200) -> list[list[str]]:
-    return [[TOPS[i // len(CHILDREN) % len(TOPS)], CHILDREN[i % len(CHILDREN)]] for i in range(n)]
+    """n leaf categories, 10 under each parent; past 200 the parents are numbered
+    ("Kinh tế 2"), so every leaf is distinct (the first 200 never change)."""
+    per_round = len(TOPS) * len(CHILDREN)
+    return [
+        [
+            TOPS[i // len(CHILDREN) % len(TOPS)]
+            + (f" {i // per_round + 1}" if i >= per_round else ""),
+            CHILDREN[i % len(CHILDREN)],
+        ]
+        for i in range(n)
+    ]
 
 
 def articles(n: int, *, n_categories: int = 200, seed: int = 48) -> Iterator[dict[str, object]]:
@@ -192,6 +202,7 @@ def articles(n: int, *, n_categories: int = 200, seed: int = 48) -> Iterator[dic
 
 
 def write(n: int, path: Path, **kw: int) -> Path:
+    """``n`` articles as JSON Lines (``n_categories=``, ``seed=`` as for ``articles``)."""
     with path.open("w", encoding="utf-8") as out:
         for rec in articles(n, **kw):
             out.write(json.dumps(rec, ensure_ascii=False) + "\n")

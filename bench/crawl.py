@@ -18,6 +18,7 @@ import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 LISTING = "/chuyen-muc/tin-tuc-hoat-dong.aspx"
 
@@ -73,24 +74,18 @@ async def crawl_once(app: object) -> dict[str, int]:
     return dict(results["bench"].counts)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pages", type=int, default=5000)
-    ap.add_argument("--per-listing", type=int, default=50)
-    ap.add_argument("--page-kb", type=int, default=25)
-    ap.add_argument("--concurrency", type=int, default=8)
-    args = ap.parse_args()
-
+def run(
+    pages: int = 5000, per_listing: int = 50, page_kb: int = 25, concurrency: int = 8
+) -> dict[str, Any]:
+    """Crawl the fixture site into a fresh store, then re-crawl it; the figures."""
     from tgfeed.app import build_app
     from tgfeed.config import loads
 
     parent, child = mp.Pipe()
-    proc = mp.Process(
-        target=serve, args=(child, args.pages, args.per_listing, args.page_kb), daemon=True
-    )
+    proc = mp.Process(target=serve, args=(child, pages, per_listing, page_kb), daemon=True)
     proc.start()
     url = parent.recv()
-    listings = (args.pages + args.per_listing - 1) // args.per_listing
+    listings = (pages + per_listing - 1) // per_listing
     with tempfile.TemporaryDirectory() as tmp:
         config_path = Path(tmp) / "config.toml"
         config_path.write_text(
@@ -105,7 +100,7 @@ pagination_pattern = '\\?page=\\d+$'
 max_pages = {listings}
 allow_private = true
 delay = 0
-concurrency = {args.concurrency}
+concurrency = {concurrency}
 timeout = 30
 """,
             encoding="utf-8",
@@ -127,22 +122,51 @@ timeout = 30
             stored = app.store.count()
     parent.send("stop")
     proc.join(timeout=10)
+    return {
+        "pages": pages,
+        "listings": listings,
+        "page_kb": page_kb,
+        "first": first,
+        "first_s": first_s,
+        "first_cpu": first_cpu,
+        "requests1": hits1,
+        "bytes1": bytes1,
+        "second": second,
+        "second_s": second_s,
+        "requests2": hits2,
+        "bytes2": bytes2,
+        "not_modified2": not_modified2,
+        "stored": stored,
+    }
 
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pages", type=int, default=5000)
+    ap.add_argument("--per-listing", type=int, default=50)
+    ap.add_argument("--page-kb", type=int, default=25)
+    ap.add_argument("--concurrency", type=int, default=8)
+    args = ap.parse_args()
+    r = run(args.pages, args.per_listing, args.page_kb, args.concurrency)
+    pages, first_s = r["pages"], r["first_s"]
     print(
-        f"fixture site: {args.pages:,} articles (~{args.page_kb} KB each), {listings} listing pages"
+        f"fixture site: {pages:,} articles (~{r['page_kb']} KB each), {r['listings']} listing pages"
     )
-    print(f"first crawl:  {first}  {first_s:.1f}s  {args.pages / first_s:,.0f} articles/s")
+    print(f"first crawl:  {r['first']}  {first_s:.1f}s  {pages / first_s:,.0f} articles/s")
     print(
-        f"              crawler CPU {first_cpu:.1f}s of {first_s:.1f}s wall = "
-        f"{1000 * first_cpu / args.pages:.1f} ms/article"
+        f"              crawler CPU {r['first_cpu']:.1f}s of {first_s:.1f}s wall = "
+        f"{1000 * r['first_cpu'] / pages:.1f} ms/article"
     )
-    print(f"              {hits1:,} requests, {bytes1 / 1e6:,.1f} MB on the wire")
-    print(f"re-crawl:     {second}  {second_s:.1f}s  ({hits2:,} requests, {not_modified2:,} × 304)")
+    print(f"              {r['requests1']:,} requests, {r['bytes1'] / 1e6:,.1f} MB on the wire")
     print(
-        f"              {bytes2 / 1e6:,.2f} MB on the wire = {100 * bytes2 / bytes1:.2f} % "
-        "of the first crawl (target ≤ 5 %)"
+        f"re-crawl:     {r['second']}  {r['second_s']:.1f}s  ({r['requests2']:,} requests, "
+        f"{r['not_modified2']:,} × 304)"
     )
-    print(f"store: {stored:,} articles")
+    print(
+        f"              {r['bytes2'] / 1e6:,.2f} MB on the wire = "
+        f"{100 * r['bytes2'] / r['bytes1']:.2f} % of the first crawl (target ≤ 5 %)"
+    )
+    print(f"store: {r['stored']:,} articles")
 
 
 if __name__ == "__main__":

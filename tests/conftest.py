@@ -61,6 +61,14 @@ def make_config(tmp_path: Path, extra: str = "") -> Config:
     return loads(path.read_bytes(), source=path)
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``slow`` run only when ``-m`` selects them (``pytest -m slow``)."""
+    if item.get_closest_marker("slow") is not None:
+        expr = item.config.getoption("markexpr") or ""
+        if "slow" not in expr or "not slow" in expr:
+            pytest.skip("slow: run with `pytest -m slow`")
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock()

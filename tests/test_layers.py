@@ -14,12 +14,36 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "tgfeed"
 ROOT = SRC.parents[1]
 
-PURE = ["text.py", "parser.py", "sanitize.py", "importers.py", "model.py", "errors.py",
-        "feeds/render.py", "digest/select.py", "digest/render.py", "digest/message.py",
-        "scheduler/triggers.py"]
-EDGES = ("sqlite_utils", "sqlite3", "httpx", "aiosmtplib", "uvicorn", "starlette", "watchfiles",
-         "tgfeed.store", "tgfeed.mail", "tgfeed.web", "tgfeed.jobs", "tgfeed.cli",
-         "tgfeed.scheduler.service", "tgfeed.scheduler.runner", "tgfeed.app")
+PURE = [
+    "text.py",
+    "parser.py",
+    "sanitize.py",
+    "importers.py",
+    "model.py",
+    "errors.py",
+    "feeds/render.py",
+    "digest/select.py",
+    "digest/render.py",
+    "digest/message.py",
+    "scheduler/triggers.py",
+]
+EDGES = (
+    "sqlite_utils",
+    "sqlite3",
+    "httpx",
+    "aiosmtplib",
+    "uvicorn",
+    "starlette",
+    "watchfiles",
+    "tgfeed.store",
+    "tgfeed.mail",
+    "tgfeed.web",
+    "tgfeed.jobs",
+    "tgfeed.cli",
+    "tgfeed.scheduler.service",
+    "tgfeed.scheduler.runner",
+    "tgfeed.app",
+)
 
 # library -> the only module (or package prefix) allowed to import it
 OWNERS = {
@@ -69,8 +93,7 @@ def test_each_library_has_one_home() -> None:
         for name in imports(path):
             lib = name.split(".")[0]
             owner = OWNERS.get(lib)
-            if owner and not rel.startswith(owner) and not (
-                    owner.endswith(".py") and rel == owner):
+            if owner and not rel.startswith(owner) and not (owner.endswith(".py") and rel == owner):
                 offenders.append(f"{rel} imports {lib} (home: {owner})")
     assert not offenders, offenders
 
@@ -81,15 +104,26 @@ def _tool(name: str) -> list[str]:
 
 
 def test_ruff_is_clean() -> None:
-    r = subprocess.run([*_tool("ruff"), "check", "src", "tests", "bench"], cwd=ROOT,
-                       capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        [*_tool("ruff"), "check", "src", "tests", "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
-    r = subprocess.run([*_tool("ruff"), "format", "--check", "src"], cwd=ROOT,
-                       capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        [*_tool("ruff"), "format", "--check", "src"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_mypy_strict_is_clean() -> None:
-    r = subprocess.run([*_tool("mypy"), "src"], cwd=ROOT, capture_output=True, text=True,
-                       check=False)
+    r = subprocess.run(
+        [*_tool("mypy"), "src"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert r.returncode == 0, r.stdout + r.stderr

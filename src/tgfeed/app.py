@@ -4,6 +4,7 @@ global config."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,7 +13,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .config import Config
+from .errors import StoreError
 from .store import Store, open_store
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
@@ -55,11 +59,17 @@ class App:
 def build_app(config: Config, *, clock: Clock = system_clock) -> App:
     """Open the store named by ``config`` and sync configured categories into it."""
     store = open_store(config.resolve(config.store.path), busy_timeout_ms=config.store.busy_timeout)
-    with store.write():
-        for cat in config.categories:
-            slugs = None
-            if cat.slug:
-                parent = store.ensure_category(cat.path[:-1]) if len(cat.path) > 1 else None
-                slugs = [*(parent.slug_path.split("/") if parent else []), cat.slug]
-            store.ensure_category(cat.path, slugs, cat.description)
+    try:
+        with store.write():
+            for cat in config.categories:
+                slugs = None
+                if cat.slug:
+                    parent = store.ensure_category(cat.path[:-1]) if len(cat.path) > 1 else None
+                    slugs = [*(parent.slug_path.split("/") if parent else []), cat.slug]
+                store.ensure_category(cat.path, slugs, cat.description)
+    except StoreError as exc:
+        # Another process holds the store (a long import): reading commands and the
+        # server still start; the configured categories are synced next time.
+        store.refresh_categories()
+        log.warning("configured categories not synced: %s", exc.message)
     return App(config=config, store=store, clock=clock)

@@ -24,6 +24,7 @@ from .text import (
     clean,
     clean_block,
     clean_line,
+    is_http_url,
     iso_local,
     parse_iso_datetime,
     parse_site_datetime,
@@ -209,7 +210,7 @@ def article_from_record(rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCA
     authority = site_url.split("//", 1)[-1].split("/", 1)[0]
     if url is not None:
         url = clean_line(url)
-        if not url.startswith(("http://", "https://")):
+        if not is_http_url(url):
             raise IngestError(f"{label}: 'url' must be an http(s) URL: {url[:80]!r}")
     if ident is None:
         if url is None:

@@ -37,6 +37,18 @@ class Article:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleKey:
+    """What a listing of an article depends on, read without its text:
+    ``content_hash`` changes with every field a reader sees, ``updated`` with every
+    update. ``published``/``updated`` are the store's UTC ISO strings."""
+
+    id: str
+    content_hash: str
+    published: str
+    updated: str
+
+
+@dataclass(frozen=True, slots=True)
 class Category:
     id: int
     slug_path: str  # "thong-tin-tuyen-truyen/tin-tuc-hoat-dong"

@@ -26,7 +26,15 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 from .errors import IngestError
 from .model import Article
 from .sanitize import paragraphs_html, sanitize_html, text_of
-from .text import LOCAL_TZ, clean, clean_line, parse_site_datetime, slugify, summarize
+from .text import (
+    LOCAL_TZ,
+    clean,
+    clean_line,
+    is_http_url,
+    parse_site_datetime,
+    slugify,
+    summarize,
+)
 
 ID_DATE = "2018"  # the tag URI date: when the department held its domain
 SUMMARY_LIMIT = 300
@@ -284,7 +292,12 @@ def parse_html(html: str, source: PageSource) -> Article:
     if url is None and canonical is not None:
         href = canonical.attributes.get("href") or canonical.attributes.get("content")
         if href:
-            url = urljoin(source.site_url + "/", href.strip())
+            try:
+                url = urljoin(source.site_url + "/", href.strip())
+            except ValueError:
+                url = None
+            if url is not None and not is_http_url(url):
+                url = None  # a malformed canonical link: as if there were none
     content = next((n for s in _CONTENT_SELECTORS if (n := tree.css_first(s)) is not None), None)
     lines = _lines(root)
     parts = _split_lines(lines, source.name)

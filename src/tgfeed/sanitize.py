@@ -56,10 +56,9 @@ _DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript"
 _EMPTY_P = re.compile(r"<p>(?:\s|&nbsp;|<br>)*</p>")
 
 
-def sanitize_html(fragment: str, base_url: str | None = None) -> str:
-    """Sanitised, NFC, XML-clean HTML; relative links resolved against ``base_url``."""
-    out = nh3.clean(
-        clean(fragment),
+def _clean(fragment: str, base_url: str | None) -> str:
+    return nh3.clean(
+        fragment,
         tags=_TAGS,
         clean_content_tags=_DROP_WITH_CONTENT,
         attributes=_ATTRIBUTES,
@@ -68,6 +67,16 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
         url_relative=("rewrite_with_base", base_url) if base_url else "deny",
         strip_comments=True,
     )
+
+
+def sanitize_html(fragment: str, base_url: str | None = None) -> str:
+    """Sanitised, NFC, XML-clean HTML; relative links resolved against ``base_url``
+    (dropped when nh3 cannot use the base, e.g. one with an invalid host)."""
+    fragment = clean(fragment)
+    try:
+        out = _clean(fragment, base_url)
+    except ValueError:
+        out = _clean(fragment, None)
     out = out.replace("\u00a0", " ").replace("&nbsp;", " ")
     out = _EMPTY_P.sub("", out)
     return clean(out).strip()

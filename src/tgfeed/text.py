@@ -9,6 +9,7 @@ import functools
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -96,6 +97,23 @@ def fold_d(text: str) -> str:
 
 
 _SLUG_STRIP = re.compile(r"[^a-z0-9]+")
+
+
+_HOST = re.compile(r"[^\s<>\"'`\\{}|^/?#@:\[\]%]+")
+
+
+def is_http_url(url: str) -> bool:
+    """An absolute http(s) URL with a plausible host (a name or an IP literal) and a
+    valid port: what may become an article's link."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises for a port that is not a number in range
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    return host.startswith("[") or host.count(":") > 1 or bool(_HOST.fullmatch(host))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from ..app import App
 from ..jobs.feeds import BuildResult, build_feeds
@@ -47,7 +48,9 @@ def build(app: App, output: Path | None, dry_run: bool, quiet: bool) -> None:
         for rel in result.removed_paths:
             console.print(f"[yellow]{removed}[/] {rel}", soft_wrap=True)
     for rel, reason in result.failures:
-        err_console.print(f"[red]failed[/] {rel}: {reason}", highlight=False)
+        err_console.print(
+            f"[red]failed[/] {escape(rel)}: {escape(reason)}", highlight=False, soft_wrap=True
+        )
     console.print(_summary(result), highlight=False, soft_wrap=True)
     if result.failures:
         sys.exit(1)

@@ -5,10 +5,18 @@ stale entry is re-checked once per version (see ``feeds.publish``), never
 re-rendered per request.
 
 Bounded: catalogue entries by total bytes, search entries by count, each LRU.
+Over its byte budget the catalogue first drops the plain copies of its least
+recently used entries, keeping their gzip (a quarter of the size), and evicts
+whole entries only when nothing but gzip is left. Feed readers poll every feed
+in turn, and a plain LRU a little smaller than the catalogue misses on every
+such request, rendering each feed again each time; this way every feed stays
+cached until the gzipped copies alone fill the budget (about 1,000 categories at
+the default 96 MiB), and a plain request for a slimmed entry costs a decompression.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 from collections import OrderedDict
@@ -24,7 +32,6 @@ DEFAULT_MAX_SEARCHES = 64
 class Rendered:
     """One response body, ready to send."""
 
-    body: bytes
     gzipped: bytes
     etag: str  # strong ETag of ``body``
     etag_gzip: str  # strong ETag of ``gzipped`` (another representation)
@@ -32,6 +39,7 @@ class Rendered:
     http_date: str  # Last-Modified, formatted once
     media_type: str
     fingerprint: str = ""
+    plain: bytes | None = None  # the uncompressed body, while the cache keeps it
 
     @classmethod
     def make(
@@ -40,7 +48,6 @@ class Rendered:
         digest = hashlib.blake2b(body, digest_size=16).hexdigest()
         last_modified = last_modified.replace(microsecond=0)
         return cls(
-            body=body,
             # mtime=0: the same bytes always compress to the same gzip bytes.
             gzipped=gzip.compress(body, compresslevel=6, mtime=0),
             etag=f'"{digest}"',
@@ -49,11 +56,21 @@ class Rendered:
             http_date=format_datetime(last_modified.astimezone(UTC), usegmt=True),
             media_type=media_type,
             fingerprint=fingerprint,
+            plain=body,
         )
 
     @property
+    def body(self) -> bytes:
+        """The uncompressed body (decompressed again if the cache dropped it)."""
+        return self.plain if self.plain is not None else gzip.decompress(self.gzipped)
+
+    def slim(self) -> Rendered:
+        """The same response without its plain copy."""
+        return dataclasses.replace(self, plain=None)
+
+    @property
     def size(self) -> int:
-        return len(self.body) + len(self.gzipped) + 256
+        return len(self.gzipped) + (len(self.plain) if self.plain is not None else 0) + 256
 
 
 class FeedCache:
@@ -73,15 +90,21 @@ class FeedCache:
     def _table(self, key: str) -> OrderedDict[str, tuple[int, Rendered]]:
         return self._searches if "?" in key else self._feeds
 
-    def get(self, key: str, version: int) -> Rendered | None:
-        """The entry if it was made for ``version``."""
+    def get(self, key: str, version: int, *, plain: bool = False) -> Rendered | None:
+        """The entry if it was made for ``version``. ``plain``: the caller will send
+        the uncompressed body, so a slimmed entry gets its plain copy back (a feed
+        fetched without gzip again and again is decompressed once, not each time)."""
         table = self._table(key)
         entry = table.get(key)
         if entry is None or entry[0] != version:
             return None
         table.move_to_end(key)
         self.hits += 1
-        return entry[1]
+        rendered = entry[1]
+        if plain and rendered.plain is None and table is self._feeds:
+            rendered = dataclasses.replace(rendered, plain=rendered.body)
+            self.put(key, version, rendered)
+        return rendered
 
     def peek(self, key: str) -> Rendered | None:
         """The entry whatever its version (to reuse it when its fingerprint still holds)."""
@@ -99,10 +122,22 @@ class FeedCache:
         if table is self._searches:
             while len(table) > self.max_searches:
                 table.popitem(last=False)
-        else:
-            while self._bytes > self.max_bytes and len(table) > 1:
-                _, (_, dropped) = table.popitem(last=False)
-                self._bytes -= dropped.size
+        elif self._bytes > self.max_bytes:
+            self._shrink(key)
+
+    def _shrink(self, newest: str) -> None:
+        """Back under budget: plain copies go first, oldest first, then whole entries."""
+        table = self._feeds
+        for key, (version, entry) in list(table.items()):
+            if self._bytes <= self.max_bytes:
+                return
+            if entry.plain is not None and key != newest:
+                slim = entry.slim()
+                table[key] = (version, slim)  # keeps its place in the LRU order
+                self._bytes -= entry.size - slim.size
+        while self._bytes > self.max_bytes and len(table) > 1:
+            _, (_, dropped) = table.popitem(last=False)
+            self._bytes -= dropped.size
 
     def clear(self) -> None:
         self._feeds.clear()

@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 from ..config import Config
 from ..errors import RenderError
-from ..model import Article
+from ..model import Article, ArticleKey
 from ..sanitize import sanitize_html
-from ..text import LOCAL_TZ, clean, clean_line
+from ..text import LOCAL_TZ, clean, clean_line, parse_iso_datetime
 
 # Part of every fingerprint: bump it when the rendered shape changes, so a build
 # after an upgrade re-renders feeds whose data did not change.
@@ -139,6 +139,15 @@ def newest(items: Iterable[Article]) -> datetime:
     return (max(stamps) if stamps else EMPTY_FEED_DATE).astimezone(UTC).replace(microsecond=0)
 
 
+def newest_of_keys(keys: Iterable[ArticleKey]) -> datetime:
+    """``newest`` of the articles these keys stand for (the store's UTC ISO strings
+    sort as time does)."""
+    stamps = [max(k.published, k.updated) for k in keys]
+    if not stamps:
+        return EMPTY_FEED_DATE
+    return parse_iso_datetime(max(stamps)).replace(microsecond=0)
+
+
 def local(value: datetime, tz: ZoneInfo) -> datetime:
     if value.tzinfo is None:
         raise RenderError("a feed date must be timezone-aware", hint="store dates in UTC")
@@ -245,6 +254,19 @@ def fingerprint(
     h.update(repr(channel).encode("utf-8", "surrogatepass"))
     for a in select(items, opts.items, newest_first=newest_first):
         h.update(_article_key(a).encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+def fingerprint_keys(channel: Channel, keys: Sequence[ArticleKey], opts: Options) -> str:
+    """The fingerprint of a feed of the store's newest articles, from their keys
+    (``Store.latest_keys``, newest first) instead of the articles: the same test —
+    equal fingerprints, equal bytes — without reading a single article's text."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(b"keys\x00")
+    h.update(opts.key().encode("utf-8"))
+    h.update(repr(channel).encode("utf-8", "surrogatepass"))
+    for k in keys[: opts.items]:
+        h.update(f"\x01{k.id}\x00{k.content_hash}\x00{k.published}\x00{k.updated}".encode())
     return h.hexdigest()
 
 

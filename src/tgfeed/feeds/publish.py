@@ -21,6 +21,7 @@ from ..templating import render as render_template
 from . import catalog
 from .cache import FeedCache, Rendered
 from .catalog import ALL_FEED, FORMAT_NAMES, FORMATS, HTML_TYPE, OPML_TYPE, FeedSpec
+from .entries import newest_of_keys
 from .opml import Outline, render_opml
 from .render import EMPTY_FEED_DATE, Channel, Options, fingerprint, newest, render
 
@@ -66,7 +67,7 @@ class Publisher:
         self.config = app.config
         self.opts = Options.from_config(app.config)
         self.search_opts = dataclasses.replace(self.opts, items=app.config.feeds.search_max_results)
-        self.cache = cache or FeedCache()
+        self.cache = cache if cache is not None else FeedCache()  # an empty cache is falsy
         self._listing: tuple[int, list[Listed]] | None = None
 
     # -- channels ------------------------------------------------------------
@@ -114,11 +115,11 @@ class Publisher:
         configured = self.configured()
         newest_of: dict[str, datetime | None] = {}
         for cat in cats:
-            top = store.latest(cat.slug_path, 1)
-            newest_of[cat.slug_path] = newest(top) if top else None
+            top = store.latest_keys(cat.slug_path, 1)
+            newest_of[cat.slug_path] = newest_of_keys(top) if top else None
         published = {k for k, v in newest_of.items() if v is not None} | configured
-        all_top = store.latest(None, 1)
-        listed = [Listed(ALL_FEED, newest(all_top) if all_top else None)]
+        all_top = store.latest_keys(None, 1)
+        listed = [Listed(ALL_FEED, newest_of_keys(all_top) if all_top else None)]
         listed += [
             Listed(s, newest_of.get(s.key))
             for s in catalog.feed_specs(cats, published)
@@ -204,13 +205,14 @@ class Publisher:
 
     # -- cached responses ----------------------------------------------------
 
-    def feed(self, key: str, fmt: str) -> Rendered | None:
-        """The feed at ``/feeds/<key>.<fmt>``; None when no such feed is published."""
+    def feed(self, key: str, fmt: str, *, plain: bool = False) -> Rendered | None:
+        """The feed at ``/feeds/<key>.<fmt>``; None when no such feed is published.
+        ``plain``: the body will be sent uncompressed (see ``FeedCache.get``)."""
         if fmt not in FORMATS or not catalog.is_slug_path(key) or key == catalog.SEARCH:
             return None
         path = f"/feeds/{key}.{fmt}"
         version = self.app.store.version
-        hit = self.cache.get(path, version)
+        hit = self.cache.get(path, version, plain=plain)
         if hit is not None:
             return hit
         if key == catalog.ALL:

@@ -8,7 +8,8 @@ each feed's input fingerprint and each file's size, mtime and hash, so that:
 
 * nothing changed (same store version, same config, files intact) → nothing is
   read from the store or rendered at all;
-* the store changed → only feeds whose items changed are rendered again.
+* the store changed → only feeds whose articles changed (by their keys: id,
+  content hash, dates; no text is read) are read and rendered again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,8 +31,9 @@ from ..app import App
 from ..errors import RenderError, TgfeedError
 from ..feeds import catalog
 from ..feeds.catalog import ALL, ALL_FEED, FORMATS
+from ..feeds.entries import fingerprint_keys, newest_of_keys
 from ..feeds.publish import Listed, Publisher, templates_key
-from ..feeds.render import RENDER_VERSION, fingerprint, newest, render_many
+from ..feeds.render import RENDER_VERSION, render_many
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +244,35 @@ def _existing_feed_files(out: Path) -> set[str]:
     }
 
 
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)-\d+\.tmp$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def _remove_orphaned_temps(out: Path) -> int:
+    """Delete the temp files of builds that were killed mid-write (their process is
+    gone); a live build's temp files are left alone. Returns how many went."""
+    removed = 0
+    for path in out.rglob(".*.tmp"):
+        m = _TEMP_NAME.match(path.name)
+        if m is None or _pid_alive(int(m[1])):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    if removed:
+        log.info("removed %d temp file(s) left by an interrupted build", removed)
+    return removed
+
+
 def _prune_empty_dirs(root: Path) -> None:
     if not root.is_dir():
         return
@@ -261,6 +293,7 @@ def build_feeds(app: App, output_dir: Path | None = None, dry_run: bool = False)
                 f"{out}: cannot create the output folder: {exc.strerror}",
                 hint="set [feeds] output_dir (or --output) to a writable folder",
             ) from exc
+        _remove_orphaned_temps(out)
     version = app.store.version
     key = config_key(app)
     manifest = _load_manifest(out)
@@ -303,18 +336,21 @@ def _build(app: App, run: _Run, manifest: dict[str, Any], key: str, version: int
         if c.slug_path not in catalog.RESERVED and catalog.is_slug_path(c.slug_path)
     ]
     for spec in specs:
-        items = pub.items(spec)
-        if not items and spec.key != ALL and spec.key not in configured:
+        # The keys tell whether the feed changed; its articles are read only if it did,
+        # so a rebuild costs what changed, not every feed's articles.
+        keys = store.latest_keys(spec.category, opts.items)
+        if not keys and spec.key != ALL and spec.key not in configured:
             continue  # a category with no articles left that the config does not name
-        listed.append(Listed(spec, newest(items) if items else None))
+        listed.append(Listed(spec, newest_of_keys(keys) if keys else None))
         channel = pub.channel(spec)
-        fp = fingerprint(channel, items, opts)
+        fp = fingerprint_keys(channel, keys, opts)
         rels = [spec.path(fmt).lstrip("/") for fmt in FORMATS]
         if old_fps.get(spec.key) == fp and all(run.intact(rel) for rel in rels):
             for rel in rels:
                 run.keep(rel)
             fps[spec.key] = fp
             continue
+        items = pub.items(spec)
         try:
             bodies = render_many(FORMATS, channel, items, opts)
         except RenderError as exc:
@@ -326,6 +362,14 @@ def _build(app: App, run: _Run, manifest: dict[str, Any], key: str, version: int
             run.put(spec.path(fmt).lstrip("/"), body)
         fps[spec.key] = fp
 
+    # The feeds are in place before the pages that list them; a feed that could not
+    # be written and has no older copy is left out of them (no link to a 404).
+    run.finish()
+    missing = {rel for rel, _ in run.failures if dry_run or not (out / rel).exists()}
+    if missing:
+        listed = [
+            e for e in listed if not any(e.spec.path(f).lstrip("/") in missing for f in FORMATS)
+        ]
     for rel in ("feeds.opml", "index.html"):
         try:
             page = (

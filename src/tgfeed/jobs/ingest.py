@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -11,6 +12,8 @@ from ..app import App
 from ..errors import IngestError, StoreError
 from ..importers import expand, export_line, read_path
 from ..model import Article, BatchResult, ItemResult
+
+log = logging.getLogger(__name__)
 
 BATCH = 500
 OnItem = Callable[[ItemResult], None]
@@ -56,7 +59,10 @@ def ingest_items(
         for (label, _), res in zip(good, outcomes, strict=True):
             _add(result, ItemResult(label, res.outcome, res.article_id), on_item)
     if not dry_run:
-        app.store.record_run(source, result, started=started, finished=app.now())
+        try:
+            app.store.record_run(source, result, started=started, finished=app.now())
+        except StoreError as exc:  # the items are stored (or failed); the record is a nicety
+            log.warning("the %s run was not recorded: %s", source, exc.message)
     return result
 
 

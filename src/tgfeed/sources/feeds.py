@@ -23,7 +23,7 @@ from ..errors import IngestError
 from ..model import Article
 from ..parser import ID_DATE
 from ..sanitize import paragraphs_html, sanitize_html, text_of
-from ..text import clean_block, clean_line, slugify, summarize
+from ..text import clean_block, clean_line, is_http_url, slugify, summarize
 
 Item = tuple[str, Article | IngestError]
 Known = Callable[[str], Article | None]
@@ -45,7 +45,9 @@ def _when(value: Any) -> datetime | None:
 
 
 def _http(url: Any) -> str | None:
-    if isinstance(url, str) and urlsplit(url.strip()).scheme in ("http", "https"):
+    # is_http_url also refuses what urllib cannot parse ("http://[::1"): one bad
+    # entry, not a crashed source.
+    if isinstance(url, str) and is_http_url(url.strip()):
         return url.strip()
     return None
 

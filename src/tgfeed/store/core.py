@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from ..model import Article, BatchResult, Category, ItemResult, Outcome, SearchHit
+from ..model import Article, ArticleKey, BatchResult, Category, ItemResult, Outcome, SearchHit
 from ..text import fold, fold_d, parse_iso_datetime, slugify, utc_iso
 from . import db as dbmod
 
@@ -89,6 +89,33 @@ def m001_articles(db: dbmod.Database) -> None:
     )
 
 
+@migrations()
+def m002_category_counts(db: dbmod.Database) -> None:
+    """Articles per category, kept by triggers on the category index, so counting
+    (``/healthz``, ``tgfeed status``, ``tgfeed categories``) never scans the archive.
+    A published article has one index row per category on its path and none once
+    unpublished, so the counts of the top-level categories add up to ``count()``."""
+    for sql in (
+        """CREATE TABLE category_counts (
+            category_id INTEGER PRIMARY KEY,
+            articles INTEGER NOT NULL DEFAULT 0
+        )""",
+        """INSERT INTO category_counts (category_id, articles)
+            SELECT category_id, count(*) FROM article_categories GROUP BY category_id""",
+        """CREATE TRIGGER article_categories_counted AFTER INSERT ON article_categories
+        BEGIN
+            INSERT INTO category_counts (category_id, articles) VALUES (NEW.category_id, 1)
+            ON CONFLICT (category_id) DO UPDATE SET articles = articles + 1;
+        END""",
+        """CREATE TRIGGER article_categories_uncounted AFTER DELETE ON article_categories
+        BEGIN
+            UPDATE category_counts SET articles = articles - 1
+            WHERE category_id = OLD.category_id;
+        END""",
+    ):
+        db.conn.execute(sql)
+
+
 _COLUMNS = (
     "rowid, id, url, title, category_id, published_at, updated_at, author, views, summary, "
     "body_html, body_text, signature, related, deleted_at"
@@ -131,10 +158,21 @@ def _unique_segments(arts: list[Article]) -> Iterator[list[Article]]:
 
 
 def _fts_query(query: str) -> str | None:
-    tokens = [t for t in "".join(c if c.isalnum() else " " for c in fold(query)).split() if t]
+    tokens = "".join(c if c.isalnum() else " " for c in fold(query)).split()
     if not tokens:
         return None
     return " ".join(f'"{t}"' for t in tokens[:16])
+
+
+def _relevance(words: int, title: str, summary: str) -> float:
+    """How well a candidate matches, from FTS5's highlight() of its title and
+    summary (each matched word instance opens with \x01): instances in the title
+    count ×10, in the summary ×4, repeats saturating as in bm25."""
+    score = 0.0
+    for weight, text in ((10.0, title), (4.0, summary)):
+        n = min(text.count("\x01"), 2 * words)
+        score += weight * n * 2.2 / (n + 1.2)
+    return score
 
 
 class Store:
@@ -179,7 +217,14 @@ class Store:
             with self.db.atomic():
                 yield
             return
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # still locked after busy_timeout
+            raise StoreError(
+                f"{self.path or 'store'}: cannot write: {exc}",
+                hint="another process is writing to the store; try again, "
+                "or raise [store] busy_timeout",
+            ) from exc
         try:
             yield
         except BaseException:
@@ -254,9 +299,7 @@ class Store:
         counts: dict[int, int] = {}
         if with_counts or only_used:
             counts = dict(
-                self.db.execute(
-                    "SELECT category_id, count(*) FROM article_categories GROUP BY category_id"
-                ).fetchall()
+                self.db.execute("SELECT category_id, articles FROM category_counts").fetchall()
             )
         cats = sorted(self._categories.values(), key=lambda c: c.slug_path.split("/"))
         out = [
@@ -268,7 +311,13 @@ class Store:
         return [c for c in out if c.article_count] if only_used else out
 
     def category(self, slug_path: str) -> Category | None:
-        return self._categories.get(slug_path)
+        cat = self._categories.get(slug_path)
+        if cat is None:  # another process (an import, a crawl) may have added it
+            stored = self.db.execute("SELECT count(*) FROM categories").fetchone()[0]
+            if stored != len(self._categories):
+                self.refresh_categories()
+                cat = self._categories.get(slug_path)
+        return cat
 
     def _ancestors(self, cat: Category) -> list[int]:
         parts = cat.slug_path.split("/")
@@ -476,8 +525,12 @@ class Store:
         return self._article(row) if row else None
 
     def count(self) -> int:
+        """Published articles: the sum of the top-level categories' counts (no scan)."""
         return int(
-            self.db.execute("SELECT count(*) FROM articles WHERE deleted_at IS NULL").fetchone()[0]
+            self.db.execute(
+                "SELECT coalesce(sum(cc.articles), 0) FROM category_counts cc "
+                "JOIN categories c ON c.id = cc.category_id WHERE c.parent_id IS NULL"
+            ).fetchone()[0]
         )
 
     def latest(self, category: str | None = None, limit: int = 50) -> list[Article]:
@@ -503,6 +556,31 @@ class Store:
                 (cat.id, limit),
             ).fetchall()
         return [self._article(r) for r in rows]
+
+    def latest_keys(self, category: str | None = None, limit: int = 50) -> list[ArticleKey]:
+        """The keys of what ``latest`` returns, in the same order, without reading any
+        article's text: enough to tell whether a feed changed (a few µs per article)."""
+        if category is None:
+            rows = self.db.execute(
+                "SELECT id, content_hash, published_at, updated_at FROM articles "
+                "WHERE deleted_at IS NULL ORDER BY published_at DESC, id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        else:
+            cat = self._categories.get(category)
+            if cat is None:
+                self.refresh_categories()
+                cat = self._categories.get(category)
+            if cat is None:
+                return []
+            rows = self.db.execute(
+                "SELECT ac.article_id, a.content_hash, ac.published_at, a.updated_at "
+                "FROM article_categories ac JOIN articles a ON a.rowid = ac.article_rowid "
+                "WHERE ac.category_id = ? "
+                "ORDER BY ac.published_at DESC, ac.article_id DESC LIMIT ?",
+                (cat.id, limit),
+            ).fetchall()
+        return [ArticleKey(*row) for row in rows]
 
     def between(self, start: datetime, end: datetime) -> list[Article]:
         """Articles published in [start, end), newest first."""
@@ -532,35 +610,61 @@ class Store:
         """Diacritic-insensitive full-text search; exact-tone matches rank first.
 
         ``hoi nghi`` finds ``Hội nghị``; ``dang uy`` finds ``Đảng ủy``.
+
+        The cost does not grow with the archive. The candidates are the
+        ``candidates`` most recently stored matches (FTS5 walks its index
+        backwards by rowid and stops there), ranked here: exact tone first, then
+        the query's words in the title (×10) and the summary (×4), then the
+        newest. (FTS5's bm25() first counts every
+        row holding each query word — a scan of most of the index for a word as
+        common as ``hội nghị``.) When fewer articles match, every match is ranked.
         """
         match = _fts_query(query)
         if match is None:
             return []
         try:
             found = self.db.execute(
-                "SELECT rowid, bm25(articles_fts, 10.0, 4.0, 1.0) AS rank FROM articles_fts "
-                "WHERE articles_fts MATCH ? ORDER BY rank LIMIT ?",
+                "SELECT rowid, highlight(articles_fts, 0, char(1), ''), "
+                "highlight(articles_fts, 1, char(1), '') FROM articles_fts "
+                "WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
                 (match, candidates),
             ).fetchall()
         except sqlite3.OperationalError:
             return []
         if not found:
             return []
-        ranks = dict(found)
-        marks = ",".join("?" * len(ranks))
+        words = match.count('"') // 2
+        relevance = {r[0]: _relevance(words, r[1], r[2]) for r in found}
+        marks = ",".join("?" * len(relevance))
         rows = self.db.execute(
-            f"SELECT {_COLUMNS} FROM articles WHERE rowid IN ({marks}) AND deleted_at IS NULL",
-            list(ranks),
+            "SELECT rowid, id, published_at, title, summary, body_text FROM articles "
+            f"WHERE rowid IN ({marks}) AND deleted_at IS NULL",
+            list(relevance),
         ).fetchall()
         needle = " ".join(query.split()).casefold()
-        hits = []
-        for row in rows:
-            art = self._article(row)
-            exact = needle in art.title.casefold() or needle in art.summary.casefold()
-            exact = exact or needle in art.body_text.casefold()
-            hits.append(SearchHit(art, float(ranks[row[0]]), exact))
-        hits.sort(key=lambda h: (not h.exact, h.score, h.article.id))
-        return hits[:limit]
+        exact = {
+            r[0]: needle in r[3].casefold()
+            or needle in r[4].casefold()
+            or needle in r[5].casefold()
+            for r in rows
+        }
+        rows.sort(key=lambda r: (r[2], r[1]), reverse=True)  # newest first, then ...
+        rows.sort(key=lambda r: (not exact[r[0]], -relevance[r[0]]))  # ... by rank
+        top = [r[0] for r in rows[:limit]]
+        if not top:
+            return []
+        full = {
+            row[0]: row
+            for row in self.db.execute(
+                f"SELECT {_COLUMNS} FROM articles WHERE rowid IN ({','.join('?' * len(top))})",
+                top,
+            )
+        }
+        return [
+            SearchHit(self._article(full[rowid]), -relevance[rowid], exact[rowid])
+            for rowid in top
+            if rowid in full
+        ]
 
     # -- ingest runs -------------------------------------------------------
 

@@ -41,6 +41,7 @@ _TEXT_FIELDS = (
 )
 _REQUIRED = ("title", "published")
 _QUOTED_FIELD = re.compile(r"'([a-z_]+)'")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _json(status: int, payload: dict[str, Any], **headers: str) -> JSONResponse:
@@ -111,7 +112,9 @@ def record_problems(rec: Any, prefix: str) -> list[dict[str, str]]:
 
     for key in rec:
         if key not in EXPORT_FIELDS:
-            add(str(key), f"unknown field (known: {', '.join(EXPORT_FIELDS)})")
+            # Quoted unless a plain name: an empty or multi-line key still names a path.
+            name = key if _PLAIN_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+            add(name, f"unknown field (known: {', '.join(EXPORT_FIELDS)})")
     for key in _REQUIRED:
         if rec.get(key) in (None, ""):
             add(key, "required")

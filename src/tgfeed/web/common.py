@@ -39,10 +39,13 @@ def templates(app: App) -> jinja2.Environment:
     return env
 
 
-def page(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """A rendered HTML page with the security headers."""
+def page(
+    request: Request, template: str, /, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """A rendered HTML page with the security headers. ``request`` and ``template``
+    are positional-only, so a context variable may be called ``name``."""
     app = get_app(request)
-    body = render(templates(app), name, site=app.config.site, **context)
+    body = render(templates(app), template, site=app.config.site, **context)
     return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
 
 

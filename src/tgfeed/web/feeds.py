@@ -116,7 +116,7 @@ async def feed(request: Request) -> Response:
     parsed = parse_feed_path(request.path_params["rest"])
     if parsed is None:
         return _not_found(request)
-    rendered = publisher(get_app(request)).feed(*parsed)
+    rendered = publisher(get_app(request)).feed(*parsed, plain=not accepts_gzip(request))
     if rendered is None:
         return _not_found(request)
     return send(request, rendered)

@@ -8,12 +8,14 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..app import App
 from .common import error_page
+from .limits import BodyLimit
 
 
 async def healthz(request: Request) -> Response:
@@ -62,6 +64,7 @@ def create_app(app: App, *, scheduler: bool = True) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={404: not_found, 500: server_error, HTTPException: http_error},
+        middleware=[Middleware(BodyLimit)],
     )
     web.state.tgfeed = app
     return web
