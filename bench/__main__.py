@@ -620,9 +620,12 @@ def rows_for(n: int, res: dict[str, Any]) -> list[Row]:
 HEAD: Row = ("measure", "tgfeed", "baseline", "ratio", "target", "RSS MB", "base RSS")
 
 
-def print_table(n: int, res: dict[str, Any], markdown: bool = False, categories: int = 200) -> None:
+def print_table(
+    n: int, res: dict[str, Any], markdown: bool = False, categories: int = 200, cold: bool = False
+) -> None:
     rows = rows_for(n, res)
-    print(f"\n## {n:,} articles, {categories} categories\n")
+    note = ", the store evicted from the page cache before each step (--cold)" if cold else ""
+    print(f"\n## {n:,} articles, {categories} categories{note}\n")
     if markdown:
         print("| " + " | ".join(HEAD) + " |")
         print("|" + "|".join([" --- "] + [" ---: "] * 6) + "|")
@@ -720,7 +723,9 @@ def main() -> None:
         for n in args.articles:
             out = Ctx(args, work, n).results
             if out.exists():
-                print_table(n, json.loads(out.read_text()), args.markdown, args.categories)
+                print_table(
+                    n, json.loads(out.read_text()), args.markdown, args.categories, args.cold
+                )
         return
     try:
         for n in args.articles:
@@ -746,7 +751,7 @@ def main() -> None:
             old.update(results)
             out.write_text(json.dumps(old, indent=1, ensure_ascii=False, default=str))
             # With --keep, steps measured by earlier runs are shown too.
-            print_table(n, old, args.markdown, ctx.categories)
+            print_table(n, old, args.markdown, ctx.categories, ctx.cold)
     finally:
         if cleanup:
             shutil.rmtree(work, ignore_errors=True)

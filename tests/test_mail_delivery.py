@@ -212,7 +212,11 @@ def test_outage_longer_than_the_retry_schedule_stops_then_resumes(
     assert first.status == "incomplete"
     assert first.error and "unreachable" in first.error
     assert first.pending > 0 and first.failed == 0  # nobody blamed for the relay's outage
-    assert first.sent == len(server.received)
+    # The relay may have taken a message whose 250 never came back when it went down:
+    # that recipient is still pending and is sent again (the SMTP floor: at most one
+    # duplicate per open connection, with the same Message-ID).
+    connections = 4
+    assert first.sent <= len(server.received) <= first.sent + connections
     server.start()
     try:
         second = run(app)
@@ -220,7 +224,11 @@ def test_outage_longer_than_the_retry_schedule_stops_then_resumes(
         server.stop()
     assert second.status == "sent"
     assert second.sent_now == first.pending
-    assert_exactly_once(server, addresses(n))
+    ids = server.message_ids()
+    assert set(ids) == addresses(n)
+    dupes = {rcpt: mids for rcpt, mids in ids.items() if len(mids) > 1}
+    assert len(dupes) <= connections, dupes
+    assert all(len(set(mids)) == 1 for mids in ids.values())  # a resend has the same id
 
 
 def test_a_test_send_never_counts_as_the_run(

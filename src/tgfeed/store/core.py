@@ -615,9 +615,9 @@ class Store:
         ``candidates`` most recently stored matches (FTS5 walks its index
         backwards by rowid and stops there), ranked here: exact tone first, then
         the query's words in the title (×10) and the summary (×4), then the
-        newest. (FTS5's bm25() first counts every
-        row holding each query word — a scan of most of the index for a word as
-        common as ``hội nghị``.) When fewer articles match, every match is ranked.
+        newest. When fewer articles match, every match is ranked. (FTS5's bm25()
+        would score every match, after counting every row that holds each query
+        word: most of the index for a word as common as ``hội nghị``.)
         """
         match = _fts_query(query)
         if match is None:
@@ -633,7 +633,7 @@ class Store:
             return []
         if not found:
             return []
-        words = match.count('"') // 2
+        words = match.count('"') // 2  # the query's words, each quoted once
         relevance = {r[0]: _relevance(words, r[1], r[2]) for r in found}
         marks = ",".join("?" * len(relevance))
         rows = self.db.execute(
