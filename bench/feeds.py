@@ -38,101 +38,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from bench.corpus import CHILDREN as CORPUS_CHILDREN
+from bench.corpus import TOPS, WORDS
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 
-TOPS = [
-    "Thông tin - Tuyên truyền",
-    "Chính trị - Xã hội",
-    "Xây dựng Đảng",
-    "Văn hóa - Khoa giáo",
-    "Kinh tế",
-    "Quốc phòng - An ninh",
-    "Dân vận",
-    "Lý luận chính trị",
-    "Báo chí - Xuất bản",
-    "Thi đua - Khen thưởng",
-    "Nông thôn mới",
-    "Y tế",
-    "Giáo dục",
-    "Thể thao",
-    "Du lịch",
-    "Môi trường",
-    "Khoa học - Công nghệ",
-    "Pháp luật",
-    "Đối ngoại",
-    "Thông báo",
-]
-CHILDREN = [
-    "Tin tức hoạt động",
-    "Hội nghị - Hội thảo",
-    "Tin trong tỉnh",
-    "Tin trong nước",
-    "Gương điển hình",
-    "Văn bản chỉ đạo",
-    "Chuyên đề",
-    "Phóng sự",
-    "Tư liệu",
-]
-WORDS = [
-    "Đảng",
-    "bộ",
-    "chính",
-    "quyền",
-    "nhân",
-    "dân",
-    "tỉnh",
-    "Hưng",
-    "Yên",
-    "hội",
-    "nghị",
-    "giao",
-    "ban",
-    "tuyên",
-    "giáo",
-    "báo",
-    "cáo",
-    "viên",
-    "thực",
-    "hiện",
-    "nghị",
-    "quyết",
-    "phát",
-    "triển",
-    "kinh",
-    "tế",
-    "xã",
-    "hội",
-    "văn",
-    "hóa",
-    "giáo",
-    "dục",
-    "đào",
-    "tạo",
-    "chuyển",
-    "đổi",
-    "số",
-    "học",
-    "tập",
-    "làm",
-    "theo",
-    "tư",
-    "tưởng",
-    "đạo",
-    "đức",
-    "phong",
-    "cách",
-    "Hồ",
-    "Chí",
-    "Minh",
-    "nông",
-    "thôn",
-    "mới",
-    "đoàn",
-    "viên",
-    "thanh",
-    "niên",
-]
+# The benchmark corpus's vocabulary (bench/corpus.py); 9 children per parent here.
+CHILDREN = CORPUS_CHILDREN[:9]
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 

@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import jinja2
+
 from .config import Config
 from .errors import StoreError
 from .store import Store, open_store
+from .templating import make_env
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,17 @@ class App:
 
     def path(self, p: Path) -> Path:
         return self.config.resolve(p)
+
+    def templates(self) -> jinja2.Environment:
+        """The template environment (``templates_dir`` in front of the packaged
+        templates), built once and shared by pages, feeds and email; a config reload
+        that changes ``templates_dir`` drops it."""
+        env = self.extras.get("jinja")
+        if not isinstance(env, jinja2.Environment):
+            tdir = self.config.templates_dir
+            env = make_env(self.path(tdir) if tdir else None, self.tz)
+            self.extras["jinja"] = env
+        return env
 
     def close(self) -> None:
         self.store.close()

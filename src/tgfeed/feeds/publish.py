@@ -12,11 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import jinja2
-
 from ..app import App
 from ..model import Article
-from ..templating import make_env
 from ..templating import render as render_template
 from . import catalog
 from .cache import FeedCache, Rendered
@@ -37,20 +34,9 @@ class Listed:
     newest: datetime | None
 
 
-def jinja(app: App) -> jinja2.Environment:
-    """The app's template environment (shared with the web pages)."""
-    env = app.extras.get("jinja")
-    if env is None:
-        tdir = app.config.templates_dir
-        env = make_env(app.path(tdir) if tdir else None, app.tz)
-        app.extras["jinja"] = env
-    assert isinstance(env, jinja2.Environment)
-    return env
-
-
 def templates_key(app: App) -> str:
     """A hash of the index page's templates (an administrator may override them)."""
-    env = jinja(app)
+    env = app.templates()
     h = hashlib.blake2b(digest_size=16)
     for name in (INDEX_TEMPLATE, "base.html.j2"):
         assert env.loader is not None
@@ -169,7 +155,7 @@ class Publisher:
                     }
                 )
         body = render_template(
-            jinja(self.app),
+            self.app.templates(),
             INDEX_TEMPLATE,
             site=self.config.site,
             feeds=feeds,

@@ -20,8 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import jinja2
-
 from ..app import App
 from ..digest.message import MessageTemplate, build_digest, check_address, domain_of
 from ..digest.render import RenderedDigest, render_digest
@@ -29,7 +27,6 @@ from ..digest.select import Selection, select, window
 from ..errors import MailError, TgfeedError
 from ..mail import dkim_key, envelope_from, make_mailer, sender_of
 from ..store.mail import DigestRecord, MailStore
-from ..templating import make_env
 from ..text import last_complete_week
 from ..tokens import placeholder, signer_for
 from .delivery import LEASE_SECONDS, Delivery, Progress, owner_alive, owner_id
@@ -67,15 +64,6 @@ def check_week(week: str, app: App) -> str:
     return week
 
 
-def digest_env(app: App) -> jinja2.Environment:
-    env = app.extras.get("digest_env")
-    if not isinstance(env, jinja2.Environment):
-        tdir = app.config.templates_dir
-        env = make_env(app.path(tdir) if tdir else None, app.tz)
-        app.extras["digest_env"] = env
-    return env
-
-
 def unsubscribe_url(app: App, token: str) -> str:
     return f"{app.config.site.public_url.rstrip('/')}/unsubscribe/{token}"
 
@@ -85,7 +73,7 @@ def compose(app: App, week: str) -> tuple[Selection, RenderedDigest]:
     start, end = window(week, app.tz)
     selection = select(app.store.between(start, end), week, app.config.digest, app.tz)
     rendered = render_digest(
-        digest_env(app),
+        app.templates(),
         selection,
         site=app.config.site,
         public_url=app.config.site.public_url,

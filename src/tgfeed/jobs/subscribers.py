@@ -21,7 +21,6 @@ from ..mail import send_simple
 from ..store.mail import MailStore, Status, Subscriber
 from ..templating import render
 from ..tokens import signer_for
-from .digest import digest_env
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ def confirm_days(app: App) -> int:
 async def send_confirmation(app: App, sub: Subscriber) -> None:
     """Email ``sub`` a confirmation link; MailError when it cannot be sent."""
     text = render(
-        digest_env(app),
+        app.templates(),
         "confirm_email.txt.j2",
         site=app.config.site,
         person=sub.name,

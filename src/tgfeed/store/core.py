@@ -542,10 +542,7 @@ class Store:
                 (limit,),
             ).fetchall()
         else:
-            cat = self._categories.get(category)
-            if cat is None:
-                self.refresh_categories()
-                cat = self._categories.get(category)
+            cat = self.category(category)
             if cat is None:
                 return []
             cols = ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))
@@ -567,10 +564,7 @@ class Store:
                 (limit,),
             ).fetchall()
         else:
-            cat = self._categories.get(category)
-            if cat is None:
-                self.refresh_categories()
-                cat = self._categories.get(category)
+            cat = self.category(category)
             if cat is None:
                 return []
             rows = self.db.execute(

@@ -6,12 +6,11 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ..app import App
-from ..templating import make_env, render
+from ..templating import render
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -29,23 +28,13 @@ def get_app(request: Request) -> App:
     return app
 
 
-def templates(app: App) -> jinja2.Environment:
-    env = app.extras.get("jinja")
-    if env is None:
-        tdir = app.config.templates_dir
-        env = make_env(app.path(tdir) if tdir else None, app.tz)
-        app.extras["jinja"] = env
-    assert isinstance(env, jinja2.Environment)
-    return env
-
-
 def page(
     request: Request, template: str, /, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     """A rendered HTML page with the security headers. ``request`` and ``template``
     are positional-only, so a context variable may be called ``name``."""
     app = get_app(request)
-    body = render(templates(app), template, site=app.config.site, **context)
+    body = render(app.templates(), template, site=app.config.site, **context)
     return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
 
 
