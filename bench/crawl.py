@@ -119,7 +119,7 @@ timeout = 30
             second_s = time.perf_counter() - t
             parent.send("stats")
             hits2, bytes2, not_modified2 = parent.recv()
-            stored = app.store.count()
+            stored = app.store.articles.count()
     parent.send("stop")
     proc.join(timeout=10)
     return {

@@ -12,7 +12,6 @@ import pytest
 
 from tgfeed.app import App
 from tgfeed.jobs.digest import send_digest
-from tgfeed.store.mail import MailStore
 from tgfeed.web.server import create_app
 
 from .test_digest_web import confirm_link, outbox, wait_for_mail, with_public_url
@@ -22,10 +21,10 @@ from .test_digest_web import confirm_link, outbox, wait_for_mail, with_public_ur
 def test_subscribe_confirm_unsubscribe_in_a_browser(
     sample_app: App, live_server: Callable[[Any], Any], browser: Any
 ) -> None:
-    app = sample_app
-    srv = live_server(create_app(app, scheduler=False))
-    with_public_url(app, srv.url)
-    ms = MailStore(app.store)
+    web = create_app(sample_app, scheduler=False)
+    srv = live_server(web)
+    app = with_public_url(web, sample_app, srv.url)
+    ms = app.store.mail
     with srv:
         page = browser.new_page(locale="vi-VN")
         try:

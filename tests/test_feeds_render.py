@@ -210,7 +210,7 @@ def test_every_feed_of_the_samples_round_trips(sample_app: App) -> None:
     assert len(listed) >= 10
     for entry in listed:
         spec = entry.spec
-        items = sample_app.store.latest(spec.category, pub.opts.items)
+        items = sample_app.store.articles.latest(spec.category, pub.opts.items)
         assert items, spec.key
         channel = pub.channel(spec)
         out = render_many(FORMATS, channel, items, pub.opts)

@@ -151,7 +151,7 @@ def test_fuzz_search_query(server: tuple[httpx.Client, App]) -> None:
     @fuzz_settings(150)
     @given(_query_text, st.sampled_from(["rss", "atom", "json"]))
     def search(q: str, fmt: str) -> None:
-        hits = app.store.search(q, limit=5)  # the store itself: never raises
+        hits = app.store.articles.search(q, limit=5)  # the store itself: never raises
         assert all(h.article.id for h in hits)
         r = client.get(f"/feeds/search.{fmt}", params={"q": q})
         assert_documented(r, {200, 400})

@@ -16,7 +16,7 @@ import pytest
 
 from tgfeed.app import App
 from tgfeed.config import JobConfig, load
-from tgfeed.scheduler.runner import jobs_store, run_job
+from tgfeed.scheduler.runner import run_job
 from tgfeed.scheduler.service import SchedulerService
 from tgfeed.scheduler.triggers import describe, latest_fire_time, next_fire_times
 from tgfeed.text import iso_local
@@ -137,13 +137,13 @@ def test_missed_run_within_grace_runs_once(
     _start_and_settle(app)  # the service first knows the job on Saturday
     clock.value = MONDAY_7 + timedelta(hours=2)  # down at 07:00, back at 09:00
     _start_and_settle(app)
-    runs = jobs_store(app).recent_runs(job="weekly_digest")
+    runs = app.store.jobs.recent_runs(job="weekly_digest")
     assert [(r["trigger"], r["outcome"]) for r in runs] == [("catch-up", "ok")]
     assert runs[0]["scheduled_at"] == "2026-11-30T00:00:00+00:00"
     assert runs[0]["summary"]["week"] == "2026-W48"
     clock.value += timedelta(hours=1)  # another restart: never twice
     _start_and_settle(app)
-    assert len(jobs_store(app).recent_runs(job="weekly_digest")) == 1
+    assert len(app.store.jobs.recent_runs(job="weekly_digest")) == 1
 
 
 def test_missed_run_beyond_grace_is_recorded_and_alerted(
@@ -154,12 +154,12 @@ def test_missed_run_beyond_grace_is_recorded_and_alerted(
     _start_and_settle(app)
     clock.value = MONDAY_7 + timedelta(hours=7)  # beyond the 6h grace
     _start_and_settle(app)
-    runs = jobs_store(app).recent_runs(job="weekly_digest")
+    runs = app.store.jobs.recent_runs(job="weekly_digest")
     assert [r["outcome"] for r in runs] == ["missed"]
     assert "misfire_grace" in runs[0]["error"]
     assert any("weekly_digest" in s and "lỡ" in s for s in _alerts(app))
     _start_and_settle(app)
-    assert len(jobs_store(app).recent_runs(job="weekly_digest")) == 1
+    assert len(app.store.jobs.recent_runs(job="weekly_digest")) == 1
 
 
 def test_failed_job_alerts_at_most_once_per_interval(

@@ -293,7 +293,7 @@ def test_hostile_article_never_reaches_a_reader_executable(
     r = client.post("/api/articles", json=HOSTILE, headers=auth)
     assert r.status_code == 200, r.text
     art_id = r.json()["results"][0]["id"]
-    stored = app.store.get(art_id)
+    stored = app.store.articles.get(art_id)
     assert stored is not None
     assert "Đoạn một" in stored.body_html and "Đoạn cuối an toàn" in stored.body_html
     slug = stored.category_slug

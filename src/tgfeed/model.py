@@ -104,3 +104,93 @@ class SearchHit:
     article: Article
     score: float
     exact: bool
+
+
+# -- mail: subscribers, digests and the delivery ledger --------------------
+
+Status = Literal["pending", "active", "unsubscribed", "bounced"]
+STATUSES: tuple[Status, ...] = ("pending", "active", "unsubscribed", "bounced")
+DigestStatus = Literal["sending", "sent", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str | None
+    unit: str | None
+    status: Status
+    origin: str
+    created_at: datetime
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    bounce_count: int = 0
+    confirm_sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    id: int
+    week: str
+    status: DigestStatus
+    subject: str
+    article_count: int
+    recipients: int
+    sent: int
+    failed: int
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One pending ledger row."""
+
+    subscriber_id: int
+    email: str
+    name: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    subscriber_id: int
+    email: str
+    status: str
+    attempts: int
+    last_error: str | None
+    server_reply: str | None
+    sent_at: datetime | None
+
+
+# -- sources: what a source remembers between runs --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """What was last fetched from one URL."""
+
+    url: str
+    source: str
+    kind: str
+    fetched_at: datetime
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    status: int | None = None
+    article_id: str | None = None
+    published_at: datetime | None = None
+    links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """A source's health for the status page and the alert."""
+
+    name: str
+    kind: str
+    last_run_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_counts: dict[str, int] | None = None

@@ -23,13 +23,10 @@ import secrets
 import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from .config import Config, read_secret
 from .errors import ConfigError, TokenError
-
-if TYPE_CHECKING:
-    from .app import App
 
 log = logging.getLogger(__name__)
 
@@ -158,12 +155,3 @@ def _create_key_file(path: Path) -> str:
         ) from exc
     log.info("generated a new signing key in %s", path)
     return text
-
-
-def signer_for(app: App) -> Signer:
-    """The App's signer (the key is loaded once per App)."""
-    found = app.extras.get("signer")
-    if not isinstance(found, Signer):
-        found = Signer(load_key(app.config))
-        app.extras["signer"] = found
-    return found

@@ -111,7 +111,7 @@ def export(app: App, output: Path | None) -> None:
 @pass_app
 def search(app: App, query: str, limit: int) -> None:
     """Search articles, ignoring diacritics (`hoi nghi` finds `Hội nghị`)."""
-    hits = app.store.search(query, limit)
+    hits = app.store.articles.search(query, limit)
     if not hits:
         console.print("no match")
         return
@@ -127,6 +127,6 @@ def search(app: App, query: str, limit: int) -> None:
 def categories(app: App) -> None:
     """The category tree with article counts (a parent counts its children)."""
     table = Table("slug", "tên", "bài", box=None)
-    for cat in app.store.categories(with_counts=True):
+    for cat in app.store.articles.categories(with_counts=True):
         table.add_row(cat.slug_path, "  " * (cat.depth - 1) + cat.name, str(cat.article_count))
     console.print(table)

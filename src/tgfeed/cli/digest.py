@@ -23,7 +23,6 @@ from ..app import App
 from ..config import Config
 from ..errors import ConfigError
 from ..jobs.digest import DigestResult, check_week, preview_digest, send_digest
-from ..jobs.subscribers import mail_store
 from ..text import format_vi_datetime, last_complete_week
 from ..tokens import load_key
 from .base import cli, console, pass_app
@@ -130,7 +129,7 @@ def send(app: App, week: str | None, dry_run: bool, to: str | None) -> None:
 @pass_app
 def status(app: App, week: str | None) -> None:
     """Recent digests and their delivery counts; with --week, its failures too."""
-    ms = mail_store(app)
+    ms = app.store.mail
     if week is None:
         table = Table("tuần", "trạng thái", "tin", "người nhận", "đã gửi", "lỗi", "lúc", box=None)
         records = ms.digests(limit=12)
@@ -186,7 +185,7 @@ def status(app: App, week: str | None) -> None:
 
 def demo_digest(app: App) -> None:
     """`tgfeed demo` step: send the latest sample week to the outbox for a demo subscriber."""
-    ms = mail_store(app)
+    ms = app.store.mail
     ms.add_subscriber(
         DEMO_SUBSCRIBER, now=app.now(), name="Bạn đọc thử", status="active", origin="demo"
     )

@@ -10,9 +10,8 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..app import App
 from ..model import Article
 from ..templating import render as render_template
 from . import catalog
@@ -22,8 +21,10 @@ from .entries import newest_of_keys
 from .opml import Outline, render_opml
 from .render import EMPTY_FEED_DATE, Channel, Options, fingerprint, newest, render
 
+if TYPE_CHECKING:
+    from ..app import App
+
 INDEX_TEMPLATE = "index.html.j2"
-EXTRA_KEY = "feeds.publisher"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,7 @@ class Listed:
 
 def templates_key(app: App) -> str:
     """A hash of the index page's templates (an administrator may override them)."""
-    env = app.templates()
+    env = app.templates
     h = hashlib.blake2b(digest_size=16)
     for name in (INDEX_TEMPLATE, "base.html.j2"):
         assert env.loader is not None
@@ -86,25 +87,25 @@ class Publisher:
     # -- what is published ---------------------------------------------------
 
     def configured(self) -> set[str]:
-        return catalog.configured_slugs(self.config, self.app.store.categories())
+        return catalog.configured_slugs(self.config, self.app.store.articles.categories())
 
     def items(self, spec: FeedSpec) -> list[Article]:
-        return self.app.store.latest(spec.category, self.opts.items)
+        return self.app.store.articles.latest(spec.category, self.opts.items)
 
     def listing(self) -> list[Listed]:
         """Every published feed (all-feed first), computed once per store version."""
-        version = self.app.store.version
+        version = self.app.store.articles.version
         if self._listing is not None and self._listing[0] == version:
             return self._listing[1]
         store = self.app.store
-        cats = store.categories()
+        cats = store.articles.categories()
         configured = self.configured()
         newest_of: dict[str, datetime | None] = {}
         for cat in cats:
-            top = store.latest_keys(cat.slug_path, 1)
+            top = store.articles.latest_keys(cat.slug_path, 1)
             newest_of[cat.slug_path] = newest_of_keys(top) if top else None
         published = {k for k, v in newest_of.items() if v is not None} | configured
-        all_top = store.latest_keys(None, 1)
+        all_top = store.articles.latest_keys(None, 1)
         listed = [Listed(ALL_FEED, newest_of_keys(all_top) if all_top else None)]
         listed += [
             Listed(s, newest_of.get(s.key))
@@ -155,7 +156,7 @@ class Publisher:
                     }
                 )
         body = render_template(
-            self.app.templates(),
+            self.app.templates,
             INDEX_TEMPLATE,
             site=self.config.site,
             feeds=feeds,
@@ -197,14 +198,14 @@ class Publisher:
         if fmt not in FORMATS or not catalog.is_slug_path(key) or key == catalog.SEARCH:
             return None
         path = f"/feeds/{key}.{fmt}"
-        version = self.app.store.version
+        version = self.app.store.articles.version
         hit = self.cache.get(path, version, plain=plain)
         if hit is not None:
             return hit
         if key == catalog.ALL:
             spec = ALL_FEED
         else:
-            cat = self.app.store.category(key)
+            cat = self.app.store.articles.category(key)
             if cat is None:
                 return None
             spec = catalog.category_spec(cat)
@@ -218,11 +219,11 @@ class Publisher:
         """The search feed for an already normalised, length-checked query."""
         qs = catalog.search_query_string(query)
         path = f"/feeds/search.{fmt}{qs}"
-        version = self.app.store.version
+        version = self.app.store.articles.version
         hit = self.cache.get(path, version)
         if hit is not None:
             return hit
-        hits = self.app.store.search(query, limit=self.config.feeds.search_max_results)
+        hits = self.app.store.articles.search(query, limit=self.config.feeds.search_max_results)
         items = [h.article for h in hits]
         channel = self.search_channel(query)
         return self._render(
@@ -252,7 +253,7 @@ class Publisher:
         return rendered
 
     def _page(self, path: str, media_type: str, make: Any) -> Rendered:
-        version = self.app.store.version
+        version = self.app.store.articles.version
         hit = self.cache.get(path, version)
         if hit is not None:
             return hit
@@ -279,13 +280,3 @@ def _mime(fmt: str) -> str:
 def newest_of_listing(listed: Sequence[Listed]) -> datetime:
     stamps = [e.newest for e in listed if e.newest is not None]
     return max(stamps) if stamps else EMPTY_FEED_DATE
-
-
-def publisher(app: App) -> Publisher:
-    """The app's Publisher (one per App, created on first use)."""
-    pub = app.extras.get(EXTRA_KEY)
-    if pub is None:
-        pub = Publisher(app)
-        app.extras[EXTRA_KEY] = pub
-    assert isinstance(pub, Publisher)
-    return pub

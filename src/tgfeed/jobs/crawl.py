@@ -1,6 +1,6 @@
 """Run the configured sources: crawl the site, read foreign feeds, ingest the drop folder.
 
-Every source run is recorded (``store.record_run``: added / updated / unchanged /
+Every source run is recorded (``store.articles.record_run``: added / updated / unchanged /
 failed with reasons) and updates the source's state (consecutive failures, last
 error, fetch counters). A failure of one URL or one source never stops the others.
 """
@@ -16,22 +16,21 @@ from datetime import datetime
 from ..app import App
 from ..config import SourceConfig
 from ..errors import IngestError, StoreError, TgfeedError
-from ..model import Article, BatchResult, ItemResult, Outcome
+from ..model import Article, BatchResult, CacheEntry, ItemResult, Outcome
 from ..sources import directory
 from ..sources.crawler import Fetcher
 from ..sources.feeds import articles_from_feed
 from ..sources.site import SiteCrawl
-from ..store.core import content_hash
-from ..store.sources import CacheEntry, SourcesStore, sources_store
+from ..store import SourcesRepo, content_hash
 
 log = logging.getLogger("tgfeed.crawl")
 
 BATCH = 200
 
 
-def sources_db(app: App) -> SourcesStore:
+def sources_db(app: App) -> SourcesRepo:
     """The sources tables of ``app``'s store (migrated on first use)."""
-    return sources_store(app.store, app.extras)
+    return app.store.sources
 
 
 async def crawl(
@@ -67,7 +66,7 @@ class _Run:
     app: App
     source: SourceConfig
     dry_run: bool
-    db: SourcesStore
+    db: SourcesRepo
     now: datetime
     result: BatchResult = field(default_factory=BatchResult)
     pending: list[tuple[str, Article, CacheEntry | None]] = field(default_factory=list)
@@ -108,7 +107,9 @@ class _Run:
         ok = True
         if pending:
             try:
-                outcomes = self.app.store.upsert([a for _, a, _ in pending], now=self.app.now())
+                outcomes = self.app.store.articles.upsert(
+                    [a for _, a, _ in pending], now=self.app.now()
+                )
             except StoreError as exc:
                 for label, art, _ in pending:
                     self.result.add(ItemResult(label, "failed", art.id, exc.message))
@@ -125,7 +126,7 @@ class _Run:
         return ok
 
     def _predict(self, art: Article) -> Outcome:
-        old = self.app.store.get(art.id)
+        old = self.app.store.articles.get(art.id)
         if old is None:
             return "added"
         return "unchanged" if content_hash(old) == content_hash(art) else "updated"
@@ -161,7 +162,7 @@ async def crawl_source(app: App, source: SourceConfig, *, dry_run: bool = False)
     counts = {**run.result.counts, **run.counters}
     if not dry_run:
         try:
-            app.store.record_run(
+            app.store.articles.record_run(
                 f"source:{source.name}", run.result, started=started, finished=app.now()
             )
             db.record_state(source.name, source.kind, now=app.now(), error=error, counts=counts)
@@ -238,7 +239,7 @@ async def _feed(run: _Run) -> str | None:
         site_url=app.config.site.url,
         now=run.now,
         content_type=page.content_type,
-        known=app.store.get,
+        known=app.store.articles.get,
     )
     run.items(items)
     if run.flush() and not _all_failed(run):  # a feed that failed entirely is read again

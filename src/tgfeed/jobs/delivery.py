@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -23,34 +21,17 @@ from datetime import timedelta
 from ..app import App
 from ..digest.message import MessageTemplate
 from ..errors import MailError, PermanentMailError, StoreError, TemporaryMailError, TgfeedError
-from ..mail import Mailer, dkim_key, envelope_from
-from ..store.mail import DigestRecord, MailStore, Recipient
+from ..mail import Mailer, envelope_from
+from ..model import DigestRecord, Recipient
+from ..store import MailRepo, digest_lease
 from ..tokens import Signer
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (done, total) after each recipient's final outcome
 
-LEASE_SECONDS = 120
+LEASE_TTL = timedelta(seconds=120)
 LEASE_RENEW = 30.0
-
-
-def owner_id() -> str:
-    """Who holds a digest's sending lease: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def owner_alive(holder: str) -> bool:
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True  # another machine: trust its lease until it expires
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Delivery:
@@ -59,7 +40,7 @@ class Delivery:
     def __init__(
         self,
         app: App,
-        ms: MailStore,
+        ms: MailRepo,
         record: DigestRecord,
         template: MessageTemplate,
         mailer: Mailer,
@@ -79,7 +60,7 @@ class Delivery:
         self.bounce_limit = app.config.mail.bounce_limit
         self.token_max_age = app.config.digest.token_max_age
         self.env_from = envelope_from(app.config)
-        self.dkim = dkim_key(app)
+        self.dkim = app.dkim
         self.sent_now = 0
         self.abort_reason: str | None = None
         self._aborted = asyncio.Event()
@@ -94,7 +75,7 @@ class Delivery:
         self._renewed = time.monotonic()
         # Set by the service on SIGTERM/SIGINT: no new message starts, those on the wire
         # finish and are recorded, the rest stays pending for the next start.
-        self._stopping: asyncio.Event | None = app.extras.get("stopping")
+        self._stopping = app.runtime.stopping
         self._draining = False
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -131,9 +112,7 @@ class Delivery:
         workers = [asyncio.create_task(self._work(queue)) for _ in range(workers_n)]
         main = asyncio.create_task(feed_and_drain())
         stop = asyncio.create_task(self._aborted.wait())
-        halt = asyncio.create_task(
-            self._stopping.wait() if self._stopping is not None else asyncio.Event().wait()
-        )
+        halt = asyncio.create_task(self._stopping.wait())
         try:
             await asyncio.wait({main, stop, halt}, return_when=asyncio.FIRST_COMPLETED)
             if main.done():
@@ -201,8 +180,8 @@ class Delivery:
             self.progress(self.done, self.total)
         if time.monotonic() - self._renewed > LEASE_RENEW:
             self._renewed = time.monotonic()
-            self.ms.renew_lease(
-                self.record.id, self.owner, now=self.app.now(), seconds=LEASE_SECONDS
+            self.app.store.jobs.renew_lease(
+                digest_lease(self.record.week), self.owner, now=self.app.now(), ttl=LEASE_TTL
             )
 
     def _later(self, delay: float, queue: asyncio.Queue[Recipient], item: Recipient) -> None:

@@ -25,11 +25,13 @@ from ..digest.message import MessageTemplate, build_digest, check_address, domai
 from ..digest.render import RenderedDigest, render_digest
 from ..digest.select import Selection, select, window
 from ..errors import MailError, TgfeedError
-from ..mail import dkim_key, envelope_from, make_mailer, sender_of
-from ..store.mail import DigestRecord, MailStore
+from ..mail import envelope_from, sender_of
+from ..model import DigestRecord
+from ..procs import holder_id
+from ..store import digest_lease
 from ..text import last_complete_week
-from ..tokens import placeholder, signer_for
-from .delivery import LEASE_SECONDS, Delivery, Progress, owner_alive, owner_id
+from ..tokens import placeholder
+from .delivery import LEASE_TTL, Delivery, Progress
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +73,9 @@ def unsubscribe_url(app: App, token: str) -> str:
 def compose(app: App, week: str) -> tuple[Selection, RenderedDigest]:
     """The week's selection and its rendering (mail and web variants)."""
     start, end = window(week, app.tz)
-    selection = select(app.store.between(start, end), week, app.config.digest, app.tz)
+    selection = select(app.store.articles.between(start, end), week, app.config.digest, app.tz)
     rendered = render_digest(
-        app.templates(),
+        app.templates,
         selection,
         site=app.config.site,
         public_url=app.config.site.public_url,
@@ -131,7 +133,7 @@ async def send_digest(
     week = check_week(week, app) if week else last_complete_week(fire_time or app.now(), app.tz)
     if to is not None:
         return await _test_send(app, week, to)
-    ms = MailStore(app.store)
+    ms = app.store.mail
     record = ms.digest(week)
     if record is not None and record.status != "sending":
         return _result(record, "already-done", ms.delivery_counts(record.id))
@@ -168,19 +170,19 @@ async def send_digest(
     template = message_template(
         app, week, subject=record.subject, html=html, text=text, date=record.created_at
     )
-    mailer = make_mailer(app)  # may refuse the config (a missing password) before we start
-    owner = owner_id()
-    previous = ms.acquire_lease(
-        record.id, owner, now=app.now(), seconds=LEASE_SECONDS, owner_alive=owner_alive
-    )
-    if previous is None:
+    mailer = app.mailer()  # may refuse the config (a missing password) before we start
+    owner = holder_id()
+    jobs, lease = app.store.jobs, digest_lease(week)
+    grant = jobs.acquire_lease(lease, owner, now=app.now(), ttl=LEASE_TTL)
+    if grant is None:
         raise MailError(
-            f"digest {week} is being sent by another process ({record.lease_owner})",
-            hint="wait for it to finish; `tgfeed digest status` shows the progress",
+            f"digest {week} is being sent by another process "
+            f"({jobs.lease_holder(lease, app.now())})",
+            hint="wait for it to finish; the digest status shows the progress",
         )
-    if previous and previous != owner:
-        log.warning("digest %s: taking over from %s, which stopped", week, previous)
-    delivery = Delivery(app, ms, record, template, mailer, signer_for(app), progress, owner)
+    if grant.previous:
+        log.warning("digest %s: taking over from %s, which stopped", week, grant.previous)
+    delivery = Delivery(app, ms, record, template, mailer, app.signer, progress, owner)
     error: str | None = None
     try:
         await delivery.run()
@@ -189,7 +191,7 @@ async def send_digest(
     finally:
         ms.commit()  # whatever the loop staged, even if it was interrupted
         await mailer.aclose()
-        ms.release_lease(record.id, owner)
+        jobs.release_lease(lease, owner)
     counts = ms.finish_digest(record.id, now=app.now())
     error = error or delivery.abort_reason
     status: Status = "sent" if counts["pending"] == 0 else "incomplete"
@@ -208,7 +210,7 @@ async def _test_send(app: App, week: str, to: str) -> DigestResult:
     """A test send to one address: same content, its own Message-ID, no ledger."""
     address = check_address(to)
     selection, rendered = compose(app, week)
-    ms = MailStore(app.store)
+    ms = app.store.mail
     sub = ms.by_email(address)
     sid = sub.id if sub else 0
     template = message_template(
@@ -219,7 +221,7 @@ async def _test_send(app: App, week: str, to: str) -> DigestResult:
         text=rendered.text,
         date=app.now(),
     )
-    token = signer_for(app).issue(
+    token = app.signer.issue(
         "unsubscribe", sid, now=app.now(), max_age=app.config.digest.token_max_age
     )
     domain = domain_of(app.config.mail.from_address)
@@ -230,10 +232,10 @@ async def _test_send(app: App, week: str, to: str) -> DigestResult:
         token=token,
         msg_id=f"<{week}.test.{uuid.uuid4().hex[:16]}@{domain}>",
     )
-    key = dkim_key(app)
+    key = app.dkim
     if key is not None:
         message = key.sign(message)
-    mailer = make_mailer(app)
+    mailer = app.mailer()
     try:
         reply = await mailer.send(envelope_from(app.config), [address], message)
     finally:
@@ -257,7 +259,7 @@ def preview_digest(app: App, week: str | None, out_dir: Path) -> list[Path]:
         text=rendered.text,
         date=app.now(),
     )
-    token = signer_for(app).issue(
+    token = app.signer.issue(
         "unsubscribe", 0, now=app.now(), max_age=app.config.digest.token_max_age
     )
     eml = template.personalize(

@@ -294,7 +294,7 @@ def build_feeds(app: App, output_dir: Path | None = None, dry_run: bool = False)
                 hint="set [feeds] output_dir (or --output) to a writable folder",
             ) from exc
         _remove_orphaned_temps(out)
-    version = app.store.version
+    version = app.store.articles.version
     key = config_key(app)
     manifest = _load_manifest(out)
     old_files: dict[str, list[Any]] = manifest.get("files", {})
@@ -328,7 +328,7 @@ def _build(app: App, run: _Run, manifest: dict[str, Any], key: str, version: int
     fps: dict[str, str] = {}
     listed: list[Listed] = []
     rendered = 0
-    cats = store.categories()
+    cats = store.articles.categories()
     configured = pub.configured()
     specs = [ALL_FEED] + [
         catalog.category_spec(c)
@@ -338,7 +338,7 @@ def _build(app: App, run: _Run, manifest: dict[str, Any], key: str, version: int
     for spec in specs:
         # The keys tell whether the feed changed; its articles are read only if it did,
         # so a rebuild costs what changed, not every feed's articles.
-        keys = store.latest_keys(spec.category, opts.items)
+        keys = store.articles.latest_keys(spec.category, opts.items)
         if not keys and spec.key != ALL and spec.key not in configured:
             continue  # a category with no articles left that the config does not name
         listed.append(Listed(spec, newest_of_keys(keys) if keys else None))

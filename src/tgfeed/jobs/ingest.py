@@ -51,7 +51,7 @@ def ingest_items(
             continue
         # Within one batch the last version of an id wins, as with separate batches.
         try:
-            outcomes = app.store.upsert([a for _, a in good], now=app.now())
+            outcomes = app.store.articles.upsert([a for _, a in good], now=app.now())
         except StoreError as exc:
             for label, art in good:
                 _add(result, ItemResult(label, "failed", art.id, exc.message), on_item)
@@ -60,7 +60,7 @@ def ingest_items(
             _add(result, ItemResult(label, res.outcome, res.article_id), on_item)
     if not dry_run:
         try:
-            app.store.record_run(source, result, started=started, finished=app.now())
+            app.store.articles.record_run(source, result, started=started, finished=app.now())
         except StoreError as exc:  # the items are stored (or failed); the record is a nicety
             log.warning("the %s run was not recorded: %s", source, exc.message)
     return result
@@ -84,7 +84,7 @@ def import_paths(
 def export_jsonl(app: App, out: TextIO) -> int:
     """Every published article as JSON Lines, oldest first; returns the count."""
     n = 0
-    for article in app.store.iter_all():
+    for article in app.store.articles.iter_all():
         out.write(export_line(article, app.tz))
         out.write("\n")
         n += 1

@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ..app import App
-from ..scheduler.runner import jobs_store
 from ..scheduler.triggers import describe, next_fire_times
+from ..store import SCHEDULER_LEASE
 from ..text import iso_local
+from .crawl import source_states
 
 
 def schedule_status(app: App) -> dict[str, Any]:
     """The live scheduler's view when one runs in this process, else the config's."""
-    service = app.extras.get("scheduler")
+    service = app.runtime.scheduler
     if service is not None:
-        status: dict[str, Any] = service.status()
-        return status
-    from zoneinfo import ZoneInfo
-
-    from ..scheduler.service import LEASE
-
-    js = jobs_store(app)
+        return service.status()
+    js = app.store.jobs
     tz = ZoneInfo(app.config.schedule.timezone)
     now = app.now()
     jobs = [
@@ -39,7 +36,7 @@ def schedule_status(app: App) -> dict[str, Any]:
         }
         for name, job in sorted(app.config.schedule.jobs.items())
     ]
-    holder = js.lease_holder(LEASE, now)
+    holder = js.lease_holder(SCHEDULER_LEASE, now)
     return {
         "role": "running elsewhere" if holder else "not running",
         "holder": holder,
@@ -64,9 +61,7 @@ def _jsonable(obj: Any) -> Any:
 
 
 def digest_status(app: App) -> dict[str, Any] | None:
-    from ..store.mail import MailStore
-
-    ms = MailStore(app.store)
+    ms = app.store.mail
     digests = ms.digests(limit=1)
     if not digests:
         return None
@@ -84,20 +79,18 @@ def digest_status(app: App) -> dict[str, Any] | None:
 
 
 def collect_status(app: App) -> dict[str, Any]:
-    from .crawl import source_states
-
-    js = jobs_store(app)
+    js = app.store.jobs
     status: dict[str, Any] = _jsonable(
         {
             "now": iso_local(app.now(), app.tz),
-            "articles": app.store.count(),
+            "articles": app.store.articles.count(),
             "schedule": schedule_status(app),
             "recent_runs": js.recent_runs(15),
             "failures": js.failures(10),
             "digest": digest_status(app),
             "ingest": {
-                "runs": app.store.recent_runs(5),
-                "failures": app.store.recent_failures(10),
+                "runs": app.store.articles.recent_runs(5),
+                "failures": app.store.articles.recent_failures(10),
             },
             "sources": source_states(app),
         }

@@ -20,7 +20,6 @@ from ..app import App
 from ..config import JobConfig
 from ..errors import TgfeedError
 from ..model import BatchResult
-from ..store.jobs import JobStore
 from ..text import format_vi_datetime, iso_local
 
 log = logging.getLogger("tgfeed.scheduler")
@@ -35,15 +34,6 @@ class RunOutcome:
     outcome: str  # ok, failed, skipped
     summary: dict[str, Any] | None
     error: str | None
-
-
-def jobs_store(app: App) -> JobStore:
-    js = app.extras.get("jobs_store")
-    if js is None:
-        js = JobStore(app.store)
-        app.extras["jobs_store"] = js
-    assert isinstance(js, JobStore)
-    return js
 
 
 def summarize(result: Any) -> dict[str, Any] | None:
@@ -109,7 +99,7 @@ async def _crawl(app: App, job: JobConfig, scheduled: datetime | None, dry: bool
 
 async def _cleanup(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
     cutoff = app.now() - timedelta(days=180)
-    pruned = 0 if dry else jobs_store(app).prune(cutoff)
+    pruned = 0 if dry else app.store.jobs.prune(cutoff)
     if not dry:
         app.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         app.store.db.execute("PRAGMA optimize")
@@ -139,7 +129,7 @@ async def run_job(
     if job is None:
         known = ", ".join(sorted(app.config.schedule.jobs)) or "none"
         raise TgfeedError(f"no job named {name!r}", hint=f"jobs in [schedule.jobs]: {known}")
-    js = jobs_store(app)
+    js = app.store.jobs
     run_id = js.start_run(name, job.kind, trigger, scheduled_at, app.now(), dry_run)
     try:
         result = await KINDS[job.kind](app, job, scheduled_at, dry_run)
@@ -158,8 +148,7 @@ async def run_job(
     summary = summarize(result)
     status = summary.get("status") if summary else None
     if status == "incomplete":
-        stopping = app.extras.get("stopping")
-        if stopping is not None and stopping.is_set():
+        if app.runtime.stopping.is_set():
             # Stopped by SIGTERM/SIGINT: resumed at the next start, not a failure.
             js.finish_run(run_id, "interrupted", app.now(), summary, error=summary_error(summary))
             return RunOutcome(name, run_id, "interrupted", summary, summary_error(summary))
@@ -201,7 +190,7 @@ async def alert(app: App, job: str, subject: str, text: str) -> bool:
     if not to:
         return False
     interval = timedelta(seconds=app.config.admin.alert_interval)
-    if not jobs_store(app).alert_due(job, app.now(), interval):
+    if not app.store.jobs.alert_due(job, app.now(), interval):
         log.info("alert for %s suppressed (one per %s)", job, interval)
         return False
     try:
@@ -218,7 +207,7 @@ async def record_missed(
     app: App, name: str, job: JobConfig, scheduled_at: datetime, reason: str
 ) -> None:
     """A fire time beyond its misfire grace: recorded as missed and alerted, never run."""
-    jobs_store(app).record_missed(name, job.kind, scheduled_at, app.now(), reason)
+    app.store.jobs.record_missed(name, job.kind, scheduled_at, app.now(), reason)
     log.warning("job %s missed its run at %s: %s", name, iso_local(scheduled_at, app.tz), reason)
     text = (
         f"Công việc «{name}» ({job.kind}) lẽ ra chạy lúc "

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from ..config import SourceConfig
 from ..errors import IngestError
-from ..model import Article
+from ..model import Article, CacheEntry
 from ..parser import PageSource, parse_page
-from ..store.sources import CacheEntry, SourcesStore
+from ..store import SourcesRepo
 from .crawler import Fetcher, FetchError
 from .links import extract_links, follows, host_of
 
@@ -48,7 +48,7 @@ class SiteCrawl:
 
     source: SourceConfig
     fetcher: Fetcher
-    cache: SourcesStore
+    cache: SourcesRepo
     site_url: str
     tz: ZoneInfo
     now: datetime

@@ -221,7 +221,7 @@ async def post_articles(request: Request) -> Response:
         )
     started = app.now()
     try:
-        outcomes = app.store.upsert(articles, now=app.now())
+        outcomes = app.store.articles.upsert(articles, now=app.now())
     except StoreError as exc:
         return _error(503, exc.message, "try again later")
     result = BatchResult()
@@ -232,7 +232,7 @@ async def post_articles(request: Request) -> Response:
     for item in items:
         result.add(item)
     with contextlib.suppress(StoreError):  # the articles are stored; the record is a nicety
-        app.store.record_run("api", result, started=started, finished=app.now())
+        app.store.articles.record_run("api", result, started=started, finished=app.now())
     return _json(
         200,
         {
@@ -248,7 +248,7 @@ async def delete_article(request: Request) -> Response:
         return refused
     app = get_app(request)
     article_id = request.path_params["article_id"]
-    if not app.store.unpublish(article_id, now=app.now()):
+    if not app.store.articles.unpublish(article_id, now=app.now()):
         return _error(404, f"no published article with id {article_id!r}")
     return Response(status_code=204, headers=_HEADERS)
 

@@ -17,7 +17,6 @@ from starlette.routing import BaseRoute, Route
 
 from ..feeds.cache import Rendered
 from ..feeds.catalog import FORMATS, normalize_query, parse_feed_path
-from ..feeds.publish import publisher
 from .common import SECURITY_HEADERS, error_page, get_app
 
 FEED_HEADERS = {
@@ -105,18 +104,18 @@ def _not_found(request: Request) -> Response:
 
 
 async def index(request: Request) -> Response:
-    return send(request, publisher(get_app(request)).index(), SECURITY_HEADERS)
+    return send(request, get_app(request).publisher.index(), SECURITY_HEADERS)
 
 
 async def opml(request: Request) -> Response:
-    return send(request, publisher(get_app(request)).opml())
+    return send(request, get_app(request).publisher.opml())
 
 
 async def feed(request: Request) -> Response:
     parsed = parse_feed_path(request.path_params["rest"])
     if parsed is None:
         return _not_found(request)
-    rendered = publisher(get_app(request)).feed(*parsed, plain=not accepts_gzip(request))
+    rendered = get_app(request).publisher.feed(*parsed, plain=not accepts_gzip(request))
     if rendered is None:
         return _not_found(request)
     return send(request, rendered)
@@ -144,7 +143,7 @@ async def search(request: Request) -> Response:
             "Từ khóa quá dài",
             f"Từ khóa tìm kiếm dài tối đa {limit} ký tự; hãy rút gọn rồi thử lại.",
         )
-    return send(request, publisher(app).search(query, fmt))
+    return send(request, app.publisher.search(query, fmt))
 
 
 def routes() -> list[BaseRoute]:
