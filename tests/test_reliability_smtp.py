@@ -261,7 +261,7 @@ def test_our_sender_refused_stops_the_run_with_everyone_pending(
         assert first.failed == 0 and first.pending == N
         refusing["on"] = False
         second = send(app)
-    assert second.status == "sent"
+    assert second.status == "sent", second
     outcome = check_delivery(app, relay)
     assert (outcome.sent, outcome.lost, outcome.duplicates) == (N, 0, 0)
 
@@ -287,6 +287,6 @@ def test_relay_shutting_down_on_every_session_blames_nobody(
         assert (first.sent, first.failed, first.pending) == (0, 0, N), first
         refusing["on"] = False
         second = send(app)
-    assert second.status == "sent"
+    assert second.status == "sent", second
     outcome = check_delivery(app, relay)
     assert (outcome.sent, outcome.lost, outcome.duplicates) == (N, 0, 0)

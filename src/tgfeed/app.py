@@ -55,7 +55,9 @@ class Runtime:
     rate-limit buckets."""
 
     def __init__(self) -> None:
-        self.stopping = asyncio.Event()
+        # Set by the running service (an asyncio.Event belongs to one event loop):
+        # None in a CLI command, where nothing stops a job halfway.
+        self.stopping: asyncio.Event | None = None
         self.scheduler: StatusSource | None = None
         self.subscribe_hits: dict[str, deque[datetime]] = {}
 

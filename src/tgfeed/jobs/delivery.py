@@ -112,7 +112,9 @@ class Delivery:
         workers = [asyncio.create_task(self._work(queue)) for _ in range(workers_n)]
         main = asyncio.create_task(feed_and_drain())
         stop = asyncio.create_task(self._aborted.wait())
-        halt = asyncio.create_task(self._stopping.wait())
+        halt = asyncio.create_task(
+            self._stopping.wait() if self._stopping is not None else asyncio.Event().wait()
+        )
         try:
             await asyncio.wait({main, stop, halt}, return_when=asyncio.FIRST_COMPLETED)
             if main.done():

@@ -148,7 +148,7 @@ async def run_job(
     summary = summarize(result)
     status = summary.get("status") if summary else None
     if status == "incomplete":
-        if app.runtime.stopping.is_set():
+        if app.runtime.stopping is not None and app.runtime.stopping.is_set():
             # Stopped by SIGTERM/SIGINT: resumed at the next start, not a failure.
             js.finish_run(run_id, "interrupted", app.now(), summary, error=summary_error(summary))
             return RunOutcome(name, run_id, "interrupted", summary, summary_error(summary))

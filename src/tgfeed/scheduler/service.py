@@ -68,7 +68,7 @@ class SchedulerService:
         self._running: set[asyncio.Task[Any]] = set()
         self._tasks: list[asyncio.Task[Any]] = []
         runtime = self.live.current.runtime
-        self._stopping = runtime.stopping
+        self._stopping = runtime.stopping = asyncio.Event()
         self._scheduled_configs: dict[str, tuple[JobConfig, str]] = {}
         runtime.scheduler = self
 
