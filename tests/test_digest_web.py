@@ -233,9 +233,7 @@ def test_archive_and_web_copy(served: tuple[App, str]) -> None:
 
 def test_outbox_message_is_the_digest(served: tuple[App, str], tmp_path: Path) -> None:
     app, _ = served
-    app.store.mail.add_subscriber(
-        "doc@example.vn", name="Bạn đọc", now=app.now(), status="active"
-    )
+    app.store.mail.add_subscriber("doc@example.vn", name="Bạn đọc", now=app.now(), status="active")
     asyncio.run(send_digest(app, week=WEEK))
     (msg,) = outbox(app)
     assert msg["Delivered-To"] == "doc@example.vn"

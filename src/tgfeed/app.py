@@ -133,6 +133,8 @@ def _templates(config: Config) -> jinja2.Environment:
 def _sync_categories(config: Config, store: Store) -> None:
     """Create the configured categories (with their slugs and descriptions)."""
     arts = store.articles
+    if not config.categories:
+        return
     try:
         with store.write():
             for cat in config.categories:
