@@ -63,6 +63,20 @@ def assert_exactly_once(server: SmtpServer, expected: set[str]) -> None:
     assert len({mids[0] for mids in ids.values()}) == len(expected)  # one id per recipient
 
 
+def assert_at_least_once(server: SmtpServer, expected: set[str], *, connections: int) -> None:
+    """The documented floor (docs/guarantees.md §1): everyone has a copy; a duplicate
+    only where a whole message's 250 was lost, at most one per connection open when
+    the relay went away, byte-identical with the same Message-ID."""
+    copies = server.by_recipient()
+    assert set(copies) == expected
+    resent = {rcpt: rs for rcpt, rs in copies.items() if len(rs) > 1}
+    assert sum(len(rs) - 1 for rs in resent.values()) <= connections, resent
+    for rcpt, rs in resent.items():
+        assert len({r.message_id for r in rs}) == 1, f"{rcpt}: different Message-IDs"
+        assert len({r.data for r in rs}) == 1, f"{rcpt}: the copies differ"
+    assert len({rs[0].message_id for rs in copies.values()}) == len(expected)  # one id each
+
+
 def test_every_recipient_gets_exactly_one_copy(
     app_factory: Callable[..., App], smtp_server: SmtpServer
 ) -> None:
@@ -166,7 +180,8 @@ def test_server_stopped_mid_run_and_restarted_completes_without_duplicates(
 ) -> None:
     server = SmtpServer().start()
     n = 200
-    app = make_app(app_factory, server, n=n, retry_delay=0.05)
+    connections = 4
+    app = make_app(app_factory, server, n=n, retry_delay=0.05, connections=connections)
     stopped = threading.Event()
 
     def outage() -> None:
@@ -189,7 +204,9 @@ def test_server_stopped_mid_run_and_restarted_completes_without_duplicates(
     assert len(server.received) >= 60
     assert result.status == "sent", result
     assert (result.sent, result.failed, result.pending) == (n, 0, 0)
-    assert_exactly_once(server, addresses(n))
+    # A message the relay took just before stopping, whose 250 never reached us, is
+    # sent again after the restart: the SMTP floor, not a defect.
+    assert_at_least_once(server, addresses(n), connections=connections)
 
 
 def test_outage_longer_than_the_retry_schedule_stops_then_resumes(
