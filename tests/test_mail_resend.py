@@ -12,7 +12,6 @@ from typing import Any
 
 from tgfeed.app import App
 from tgfeed.jobs.digest import send_digest
-from tgfeed.store.mail import MailStore
 
 from .smtp_server import Recorder, SmtpServer
 
@@ -48,7 +47,7 @@ def test_a_reply_lost_after_the_whole_message_resends_the_same_bytes(
     server.start()
     try:
         app = app_factory(server.toml(connections=2, retry_delay=0.02), samples=True)
-        ms = MailStore(app.store)
+        ms = app.store.mail
         ms.bulk_add(
             [(addr, f"Người nhận {addr[4:8]}", None) for addr in sorted(EVERYONE)],
             now=app.now(),
