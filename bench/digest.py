@@ -100,8 +100,8 @@ def _usage() -> tuple[float, float]:
 def _setup(n: int, port: int, connections: int, workdir: Path) -> object:
     sys.path.insert(0, str(ROOT / "src"))
     from tgfeed.app import build_app
-    from tgfeed.config import loads
     from tgfeed.jobs.ingest import import_paths
+    from tgfeed.loader import loads
 
     config_path = workdir / "config.toml"
     config_path.write_text(

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from tgfeed.app import App, build_app
-from tgfeed.config import Config, loads
+from tgfeed.config import Config
 from tgfeed.jobs.ingest import import_paths
+from tgfeed.loader import loads
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from tgfeed.config import Config, load, loads
+from tgfeed.config import Config
 from tgfeed.errors import ConfigError
+from tgfeed.loader import load, loads
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,9 +22,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tgfeed.cli.checks import run_checks
-from tgfeed.config import Config, loads
+from tgfeed.config import Config
 from tgfeed.errors import ConfigError, IngestError
 from tgfeed.importers import EXPORT_FIELDS, read_csv, read_jsonl
+from tgfeed.loader import loads
 from tgfeed.model import Article
 from tgfeed.parser import PageSource, parse_page
 from tgfeed.scheduler.triggers import make_trigger, next_fire_times

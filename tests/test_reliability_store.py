@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from tgfeed.app import App, build_app
-from tgfeed.config import load
 from tgfeed.jobs.feeds import build_feeds
 from tgfeed.jobs.ingest import import_paths
+from tgfeed.loader import load
 from tgfeed.web import create_app
 
 from .conftest import SAMPLES, FixedClock, write_config

@@ -13,8 +13,8 @@ import httpx
 
 from tgfeed.app import build_app
 from tgfeed.cli.demo import samples_path
-from tgfeed.config import load_file
 from tgfeed.jobs.ingest import import_paths
+from tgfeed.loader import load_file
 
 from .conftest import write_config
 from .test_serve import Serve

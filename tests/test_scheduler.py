@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tgfeed.app import App
-from tgfeed.config import JobConfig, load
+from tgfeed.config import JobConfig
+from tgfeed.loader import load
 from tgfeed.scheduler.runner import run_job
 from tgfeed.scheduler.service import SchedulerService
 from tgfeed.scheduler.triggers import describe, latest_fire_time, next_fire_times

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tgfeed.app import build_app
-from tgfeed.config import load_file
+from tgfeed.loader import load_file
 
 from .conftest import SAMPLES, write_config
 from .smtp_server import Recorder, SmtpServer

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tgfeed.app import App, build_app
-from tgfeed.config import loads
 from tgfeed.errors import ConfigError, TokenError
+from tgfeed.loader import loads
 from tgfeed.tokens import TOKEN_LENGTH, Signer, load_key
 
 from .conftest import SAMPLES, write_config

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -22,7 +21,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -327,12 +325,8 @@ def check_cron(expr: str) -> None:
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"cron {expr!r} must have 5 fields: minute hour day month weekday")
-    from .scheduler.triggers import validate_cron
-
-    try:
-        validate_cron(expr)
-    except ValueError as exc:
-        raise ValueError(f"invalid cron {expr!r}: {exc}") from None
+    # Whether the fields' values are valid is the scheduler's to say: the loader
+    # (``tgfeed.loader``) merges those problems with the schema's.
 
 
 def _default_jobs() -> dict[str, JobConfig]:
@@ -470,7 +464,7 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _describe(err: Any) -> str:
+def describe_error(err: Any) -> str:
     loc = tuple(err["loc"])
     key = str(loc[-1]) if loc else ""
     if err["type"] == "extra_forbidden":
@@ -487,62 +481,3 @@ def _describe(err: Any) -> str:
     elif err["type"].endswith("_type") or err["type"].endswith("_parsing"):
         msg = f"{msg} (got {err['input']!r})"
     return f"{_format_loc(loc)}: {msg}"
-
-
-def validate(data: dict[str, Any], *, source: Path | None = None) -> Config:
-    """Validate parsed TOML; raise ConfigError listing every problem."""
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        problems = [_describe(e) for e in exc.errors()]
-        where = str(source) if source else "config"
-        raise ConfigError(
-            f"{where}: {len(problems)} problem(s): " + "; ".join(problems),
-            problems=problems,
-            hint="fix each key named above; `tgfeed check` lists them",
-        ) from None
-    return config.model_copy(update={"source_path": source})
-
-
-def load(path: Path | None = None) -> Config:
-    """Load ``path``, else ``$TGFEED_CONFIG``, else ``./config.toml``, else defaults."""
-    explicit = path is not None or bool(os.environ.get(ENV_VAR))
-    if path is None:
-        path = Path(os.environ.get(ENV_VAR) or DEFAULT_FILE)
-    if not path.exists():
-        if explicit:
-            raise ConfigError(
-                f"{path}: config file not found",
-                hint="give an existing file with --config, or run without one for the defaults",
-            )
-        return Config()
-    return load_file(path)
-
-
-def load_file(path: Path) -> Config:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    return loads(raw, source=path.resolve())
-
-
-def loads(raw: bytes | str, *, source: Path | None = None) -> Config:
-    where = str(source) if source else "config"
-    if isinstance(raw, bytes):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"{where}: not UTF-8 (byte {exc.start})", hint="save the file as UTF-8"
-            ) from None
-    else:
-        text = raw
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        line = f":{m[1]}:{m[2]}" if m else ""
-        problem = f"{where}{line}: TOML syntax error: {str(exc).split(' (at ')[0]}"
-        raise ConfigError(problem, problems=[problem], hint="fix the TOML syntax") from None
-    return validate(data, source=source)

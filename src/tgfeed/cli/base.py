@@ -14,8 +14,9 @@ from rich.markup import escape
 
 from .. import __version__
 from ..app import App, build_app
-from ..config import Config, load
+from ..config import Config
 from ..errors import ConfigError, TgfeedError
+from ..loader import load
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from ..app import App, build_app
-from ..config import load_file
 from ..jobs.ingest import import_paths
+from ..loader import load_file
 from .base import cli, console
 
 DEMO_DIR = Path("tgfeed-demo")

@@ -28,8 +28,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from watchfiles import awatch
 
 from ..app import App, LiveApp, build_app
-from ..config import Config, JobConfig, ScheduleConfig, load_file
+from ..config import Config, JobConfig, ScheduleConfig
 from ..errors import ConfigError, TgfeedError
+from ..loader import load_file
 from ..procs import holder_id
 from ..store import SCHEDULER_LEASE, JobsRepo
 from ..text import iso_local, parse_iso_datetime
