@@ -12,9 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from tgfeed.app import App
 from tgfeed.config import loads
 from tgfeed.errors import ConfigError, TokenError
-from tgfeed.tokens import TOKEN_LENGTH, Signer, _create_key_file, load_key, placeholder
+from tgfeed.tokens import (
+    TOKEN_LENGTH,
+    Signer,
+    _create_key_file,
+    load_key,
+    placeholder,
+    signer_for,
+)
 
 from .conftest import write_config
 
@@ -150,3 +158,19 @@ def test_bad_key_files_are_refused(tmp_path: Path) -> None:
         load_key(config)
     key_file.write_text("ab" * 16 + "\n", encoding="ascii")
     assert load_key(config) == bytes.fromhex("ab" * 16)
+
+
+def test_an_unreadable_key_file_is_a_config_error(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    config = loads((tmp_path / "config.toml").read_bytes(), source=tmp_path / "config.toml")
+    (tmp_path / "data" / "secret.key").mkdir(parents=True)  # reading it fails
+    with pytest.raises(ConfigError, match="cannot read the signing key"):
+        load_key(config)
+
+
+def test_signer_for_loads_the_key_once_per_app(app: App) -> None:
+    signer = signer_for(app)
+    assert isinstance(signer, Signer)
+    assert signer_for(app) is signer
+    token = signer.sign("confirm", 3, EXPIRES)
+    assert signer_for(app).verify(token, "confirm", now=EXPIRES) == 3
