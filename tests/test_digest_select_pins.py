@@ -62,6 +62,8 @@ def test_keywords_are_whole_word_sequences() -> None:
     assert matches_keywords("hội nghị", ["hội nghị"])  # the whole text
     assert not matches_keywords("hội", ["hội nghị"])  # longer than the text
     assert not matches_keywords("phối hợp", ["họp"])
+    assert not matches_keywords("hồi đáp", ["hội"])  # the tone tells words apart
+    assert not matches_keywords("hội", ["hồi"])
     assert matches_keywords("toạ đàm", ["tọa đàm"])
     assert not matches_keywords("anything", ["", "  "])
 

@@ -103,3 +103,15 @@ def test_unknown_format_is_refused() -> None:
     with pytest.raises(RenderError, match="unknown feed format 'xml'"):
         render_many(("rss", "xml"), CHANNEL, [art(1)], opts())
     assert render_many((), CHANNEL, [art(1)], opts()) == {}
+
+
+def test_icon_and_logo_in_rss_and_atom() -> None:
+    out = render_many(
+        ("rss", "atom"), CHANNEL, [], opts(icon="https://x.vn/i.png", logo="https://x.vn/l.png")
+    )
+    assert ET.fromstring(out["rss"]).findtext("channel/image/url") == "https://x.vn/l.png"
+    atom = ET.fromstring(out["atom"])
+    assert atom.findtext(f"{ATOM}icon") == "https://x.vn/i.png"
+    assert atom.findtext(f"{ATOM}logo") == "https://x.vn/l.png"
+    bare = ET.fromstring(render("atom", CHANNEL, [], opts(icon=None, logo=None)))
+    assert bare.find(f"{ATOM}icon") is None and bare.find(f"{ATOM}logo") is None
