@@ -1,0 +1,186 @@
+"""Page parser: the behaviours issue 17 found unpinned (each was changed and every
+test still passed)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from tgfeed.errors import IngestError
+from tgfeed.parser import PageSource, article_id, decode, parse_html, parse_page
+
+SITE = "https://tuyengiaohungyen.vn"
+LONG = "Sáng nay, Ban Tuyên giáo Tỉnh ủy tổ chức hội nghị triển khai nhiệm vụ năm 2026."
+
+
+def page(*body: str, head: str = "Hội nghị triển khai nhiệm vụ") -> str:
+    return "\n".join(
+        [
+            "Trang chủ » Thông tin - Tuyên truyền » Tin tức hoạt động",
+            "Đăng ngày: 09/08/2019 - 4:29:33 PM | Lượt xem: 1.503 | Lưu Tú",
+            head,
+            *body,
+        ]
+    )
+
+
+def html_page(content: str, *, canonical: str | None = None, h1: str = "") -> str:
+    link = f'<link rel="canonical" href="{canonical}">' if canonical is not None else ""
+    return (
+        f"<!DOCTYPE html><html><head>{link}</head><body>"
+        "<div>Trang chủ » Thông tin - Tuyên truyền » Tin tức hoạt động</div>"
+        "<div>Đăng ngày: 09/08/2019 - 4:29:33 PM | Lượt xem: 7</div>"
+        f"<h1>{h1}</h1><div>Tiêu đề trong trang</div>"
+        f'<div class="news-content">{content}</div></body></html>'
+    )
+
+
+# -- decoding -------------------------------------------------------------------
+
+
+def test_utf8_is_tried_before_cp1258_without_a_declared_charset() -> None:
+    """These UTF-8 bytes also decode as windows-1258, into garbage: UTF-8 must win."""
+    text = "Hội nghị triển khai công tác tuyên giáo"
+    data = text.encode("utf-8")
+    data.decode("cp1258")  # the trap: no error, garbled text
+    assert decode(data) == text
+
+
+CP1258 = b"H\xf4\xf2i nghi\xf2 \xd0a\xd2ng b\xf4\xf2"  # "Hội nghị Đảng bộ", tones combining
+
+
+def test_cp1258_is_the_fallback_for_old_pages() -> None:
+    assert unicodedata.normalize("NFC", decode(CP1258)) == "Hội nghị Đảng bộ"
+
+
+def test_declared_and_meta_charsets_come_first() -> None:
+    latin = "Hội".encode().decode("latin-1")
+    assert decode("Hội".encode(), declared="latin-1") == latin  # declared: trusted
+    assert decode(b'<meta charset="latin-1">' + "Hội".encode()).endswith(latin)
+    assert decode(CP1258, declared="utf-8") == CP1258.decode("cp1258")  # wrong: next
+    utf = "<meta charset=bogus-name>Hội nghị".encode()
+    assert decode(utf) == "<meta charset=bogus-name>Hội nghị"  # unknown name: skipped
+    assert decode(b"\xef\xbb\xbfH\xe1\xbb\x99i") == "Hội"  # a BOM wins over everything
+    assert decode(b"\xef\xbb\xbf\xff") == "\ufffd"
+
+
+# -- URLs and ids -----------------------------------------------------------------
+
+
+def test_javascript_canonical_link_is_ignored() -> None:
+    a = parse_html(
+        html_page(f"<p>{LONG}</p>", canonical="javascript:alert(1)"), PageSource("p.html")
+    )
+    assert a.url.startswith(f"{SITE}/bai-viet/")
+    assert a.id == "tag:tuyengiaohungyen.vn,2018:page/p"
+
+
+def test_canonical_link_is_used_without_a_fetched_url() -> None:
+    a = parse_html(
+        html_page(f"<p>{LONG}</p>", canonical="/bai-viet/hoi-nghi-3602.aspx"), PageSource("p.html")
+    )
+    assert a.url == f"{SITE}/bai-viet/hoi-nghi-3602.aspx"
+    assert a.id == "tag:tuyengiaohungyen.vn,2018:bai-viet/3602"
+
+
+def test_fetched_url_wins_over_the_canonical_link() -> None:
+    """The id comes from where the page was fetched; a canonical link cannot move it."""
+    fetched = f"{SITE}/bai-viet/that-1234.aspx"
+    html = html_page(f"<p>{LONG}</p>", canonical=f"{SITE}/bai-viet/other-9999.aspx")
+    a = parse_html(html, PageSource("p.html", url=fetched))
+    assert a.url == fetched
+    assert a.id == "tag:tuyengiaohungyen.vn,2018:bai-viet/1234"
+
+
+def test_article_ids() -> None:
+    assert article_id(f"{SITE}/bai-viet/abc-12.aspx", "h") == "tag:h,2018:bai-viet/12"
+    assert article_id(f"{SITE}/gioi-thieu.aspx", "h") == "tag:h,2018:gioi-thieu"
+    assert article_id(f"{SITE}/", "h") == "tag:h,2018:index"
+    assert article_id(f"{SITE}/abc-12.html", "h") == "tag:h,2018:abc-12"
+
+
+# -- body, signature ---------------------------------------------------------------
+
+
+def test_photo_only_article_is_kept() -> None:
+    a = parse_html(
+        html_page('<p><img src="/anh/1.jpg"></p>', h1="Ảnh hội nghị"), PageSource("p.html")
+    )
+    assert "<img" in a.body_html and f"{SITE}/anh/1.jpg" in a.body_html
+    assert a.title == "Ảnh hội nghị"
+    assert a.body_text == "Ảnh hội nghị"  # the title stands in for the missing text
+
+
+def test_html_without_any_body_is_refused() -> None:
+    with pytest.raises(IngestError, match="has no body"):
+        parse_html(html_page("<p> </p>"), PageSource("p.html"))
+
+
+def test_all_caps_first_paragraph_is_body_not_footer() -> None:
+    a = parse_page(page("THÔNG BÁO KHẨN VỀ PHÒNG CHỐNG DỊCH", LONG), PageSource("p.txt"))
+    assert a.body_text.split("\n\n") == ["THÔNG BÁO KHẨN VỀ PHÒNG CHỐNG DỊCH", LONG]
+    b = parse_page(page(LONG, "BAN TUYÊN GIÁO TỈNH ỦY HƯNG YÊN"), PageSource("p.txt"))
+    assert b.body_text == LONG  # after the body, shouting is the footer
+
+
+def test_one_line_notice_is_body_not_signature() -> None:
+    a = parse_page(page("Thông báo nghỉ lễ"), PageSource("p.txt"))
+    assert a.body_text == "Thông báo nghỉ lễ"
+    assert a.signature is None
+    assert a.summary == "Thông báo nghỉ lễ"
+
+
+def test_four_word_byline_is_a_signature_five_words_are_not() -> None:
+    a = parse_page(page(LONG, "Nguyễn Văn Minh Tuấn"), PageSource("p.txt"))
+    assert (a.signature, a.body_text) == ("Nguyễn Văn Minh Tuấn", LONG)
+    b = parse_page(page(LONG, "Nguyễn Văn Minh Tuấn Anh"), PageSource("p.txt"))
+    assert b.signature is None and b.body_text.endswith("Tuấn Anh")
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        "Nguyễn-Thị-Thu-Hà/Báo-Hưng-Yên-tỉnh-Hưng",
+        "Xin cảm ơn.",
+        "Kết luận:",
+        "Trân trọng,",
+        "Ghi chú;",
+    ],
+)
+def test_closing_sentence_is_not_a_signature(closing: str) -> None:
+    a = parse_page(page(LONG, closing), PageSource("p.txt"))
+    assert a.signature is None
+    assert a.body_text == f"{LONG}\n\n{closing}"
+
+
+@pytest.mark.parametrize(
+    "sig", ["NT", "T.H.", "Thu Hà.", "PV/TTXVN", "Nguyễn-Thị-Thu-Hà/Báo-Hưng-Yên-tỉnh-Hưn"]
+)
+def test_short_signatures(sig: str) -> None:
+    a = parse_page(page(LONG, sig), PageSource("p.txt"))
+    assert (a.signature, a.body_text) == (sig, LONG)
+
+
+def test_html_signature_leaves_the_body_markup() -> None:
+    a = parse_html(html_page(f"<p>{LONG}</p><p>NT</p>"), PageSource("p.html"))
+    assert a.signature == "NT"
+    assert ">NT<" not in a.body_html and LONG in a.body_html
+    assert a.title == "Tiêu đề trong trang"  # h1 empty: the page's title line
+
+
+def test_header_fields_and_summary_lead() -> None:
+    a = parse_page(page("Ngắn.", LONG, LONG + " Thêm"), PageSource("p.txt"))
+    assert a.views == 1503 and a.author == "Lưu Tú"
+    assert a.summary == LONG  # the first paragraph of 60+ characters
+    assert a.category_slug == "thong-tin-tuyen-truyen/tin-tuc-hoat-dong"
+    assert a.url == f"{SITE}/bai-viet/hoi-nghi-trien-khai-nhiem-vu.aspx"
+
+
+def test_related_titles_and_footer() -> None:
+    a = parse_page(
+        page(LONG, "Bài viết khác:", "Tin một", "Tin hai", "Giấy phép xuất bản số 1"),
+        PageSource("p.txt"),
+    )
+    assert a.related == ("Tin một", "Tin hai")
+    assert a.body_text == LONG
