@@ -13,15 +13,14 @@ from pathlib import Path
 import pytest
 
 from tgfeed.app import App
-from tgfeed.config import loads
 from tgfeed.errors import ConfigError, TokenError
+from tgfeed.loader import loads
 from tgfeed.tokens import (
     TOKEN_LENGTH,
     Signer,
     _create_key_file,
     load_key,
     placeholder,
-    signer_for,
 )
 
 from .conftest import write_config
@@ -168,9 +167,9 @@ def test_an_unreadable_key_file_is_a_config_error(tmp_path: Path) -> None:
         load_key(config)
 
 
-def test_signer_for_loads_the_key_once_per_app(app: App) -> None:
-    signer = signer_for(app)
+def test_the_app_loads_the_signing_key_once(app: App) -> None:
+    signer = app.signer
     assert isinstance(signer, Signer)
-    assert signer_for(app) is signer
+    assert app.signer is signer
     token = signer.sign("confirm", 3, EXPIRES)
-    assert signer_for(app).verify(token, "confirm", now=EXPIRES) == 3
+    assert app.signer.verify(token, "confirm", now=EXPIRES) == 3

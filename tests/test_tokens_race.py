@@ -17,7 +17,7 @@ from .conftest import write_config
 _RACER = """
 import sys, time
 from pathlib import Path
-from tgfeed.config import load
+from tgfeed.loader import load
 from tgfeed.tokens import load_key
 config = load(Path(sys.argv[1]))
 go = Path(sys.argv[2])
