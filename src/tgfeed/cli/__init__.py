@@ -8,6 +8,7 @@ import sys
 from rich.markup import escape
 
 from ..errors import ConfigError, TgfeedError
+from ..private import apply_umask
 from .base import cli, console, err_console
 
 # Command modules register themselves on `cli` when imported (and their demo steps,
@@ -24,6 +25,7 @@ from . import subscribers as _subscribers  # noqa: F401  isort: skip
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one line (plus a hint) per error, a traceback only with -v."""
     verbose = "-v" in (argv if argv is not None else sys.argv[1:])
+    apply_umask()  # everything tgfeed creates is private unless made public on purpose
     try:
         cli.main(args=argv, prog_name="tgfeed", standalone_mode=False)
     except TgfeedError as exc:

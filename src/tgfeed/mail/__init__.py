@@ -21,6 +21,7 @@ from ..app import App
 from ..config import Config
 from ..digest.message import DkimKey, Sender, domain_of, simple_message
 from ..errors import ConfigError
+from ..private import check_private
 from .outbox import OutboxMailer
 from .smtp import SmtpMailer
 
@@ -78,6 +79,7 @@ def dkim_key(app: App) -> DkimKey | None:
     if isinstance(cached, DkimKey):
         return cached
     path: Path = app.path(cfg.key_file)
+    check_private(path, "mail.dkim.key_file")
     try:
         key = DkimKey(cfg.domain, cfg.selector, path.read_bytes())
     except OSError as exc:

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 from ..app import App
 from .common import error_page
 from .limits import BodyLimit
+from .proxies import TrustedProxies
 
 
 async def healthz(request: Request) -> Response:
@@ -64,10 +65,15 @@ def create_app(app: App, *, scheduler: bool = True) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={404: not_found, 500: server_error, HTTPException: http_error},
-        middleware=[Middleware(BodyLimit)],
+        middleware=[Middleware(TrustedProxies), Middleware(BodyLimit)],
     )
     web.state.tgfeed = app
     return web
+
+
+# uvicorn's own proxy handling trusts 127.0.0.1 by default; tgfeed reads the
+# headers itself, only from [web] trusted_proxies (see `proxies`).
+UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
 
 
 def serve(
@@ -80,8 +86,7 @@ def serve(
         create_app(app, scheduler=scheduler),
         host=host,
         port=port,
-        proxy_headers=True,
-        server_header=False,
+        **UVICORN_OPTIONS,
         log_level=uvicorn_options.pop("log_level", "info"),
         **uvicorn_options,
     )
