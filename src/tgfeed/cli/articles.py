@@ -31,7 +31,7 @@ def check(ctx: click.Context) -> None:
     if problems:
         console.print(f"[red]{where}: {len(problems)} problem(s)[/]")
         for p in problems:
-            console.print(f"  {p}", markup=False)
+            console.print(f"  {p}", markup=False, soft_wrap=True)  # one line each
         sys.exit(1)
     console.print(f"[green]ok[/] {where}")
     for line in lines:
