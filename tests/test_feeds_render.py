@@ -27,6 +27,7 @@ from tests.feeds_support import (
     check_rss,
     rfc822,
 )
+from tests.fuzz_support import UNICODE_FRAGMENTS
 from tgfeed.app import App
 from tgfeed.config import Config
 from tgfeed.feeds import catalog
@@ -291,6 +292,7 @@ _SPICE = st.sampled_from(
         unicodedata.normalize("NFD", "Hội nghị Đảng ủy"),
         "😀🇻🇳",
         "&amp; &lt; &#0; &#x1;",
+        *UNICODE_FRAGMENTS,
         "<![CDATA[x]]>",
     ]
 )

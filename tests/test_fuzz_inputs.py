@@ -31,7 +31,7 @@ from tgfeed.parser import PageSource, parse_page
 from tgfeed.scheduler.triggers import make_trigger, next_fire_times
 
 from .feeds_support import assert_safe_html
-from .fuzz_support import fuzz_settings, toml_document
+from .fuzz_support import UNICODE_FRAGMENTS, fuzz_settings, toml_document
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = Path(__file__).parent / "fixtures" / "pages"
@@ -77,6 +77,7 @@ _HOSTILE = [
     "\x00\x01\x1b[31m\u202e\u200b\ufffe",
     "Bài viết khác:",
     "x" * 3000,
+    *UNICODE_FRAGMENTS,
 ]
 
 
@@ -260,6 +261,7 @@ _toml_scalar = (
             "ftp://x",
             "a@b.vn",
             "a@b.vn\r\nBcc: x@y.vn",
+            *UNICODE_FRAGMENTS,
             "smtp",
             "outbox",
             "send_digest",

@@ -430,6 +430,7 @@ def test_dkim_signature_verifies(
         serialization.NoEncryption(),
     )
     (tmp_path / "dkim.pem").write_bytes(pem)
+    (tmp_path / "dkim.pem").chmod(0o600)  # a key other users can read is refused
     public = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

@@ -146,7 +146,10 @@ def test_the_signing_key_is_created_once_even_by_racing_processes(tmp_path: Path
         "from tgfeed.tokens import load_key; "
         "print(load_key(load(Path(sys.argv[1]))).hex())"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join((str(ROOT), os.environ.get("PYTHONPATH", ""))),
+    }
     for round_ in range(4):
         where = tmp_path / f"r{round_}"
         where.mkdir()

@@ -359,7 +359,10 @@ def test_no_request_value_reaches_the_filesystem(
     assert config is not None
     log = config.parent / "audit.log"
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join((str(ROOT), os.environ.get("PYTHONPATH", ""))),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.audit_server", str(config), str(port), MARKER, str(log)],
         cwd=ROOT,

@@ -7,6 +7,7 @@ keys that name where to read them.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from pydantic import (
 )
 
 from .errors import ConfigError
+from .private import check_private
 
 ENV_VAR = "TGFEED_CONFIG"
 DEFAULT_FILE = "config.toml"
@@ -79,6 +81,16 @@ def _check_email(value: str) -> str:
     return value
 
 
+def _check_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise ValueError(
+            f"not an IP address or CIDR like 127.0.0.1 or 10.0.0.0/8: {value!r}"
+        ) from None
+    return value.strip()
+
+
 Url = Annotated[str, AfterValidator(_check_url)]
 TimeZone = Annotated[str, AfterValidator(_check_tz)]
 Email = Annotated[str, AfterValidator(_check_email)]
@@ -102,9 +114,19 @@ class SecretRef(_Section):
     file: Path | None = None
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
 def read_secret(env: str | None, file: Path | None, what: str) -> str | None:
     """The secret named by ``*_env`` / ``*_file``; None when neither is set."""
     if env:
+        if not _ENV_NAME.fullmatch(env):  # maybe the secret itself: never repeat it
+            raise ConfigError(
+                f"{what}_env: is not the name of an environment variable "
+                "(the value is not shown: it may be the secret itself)",
+                hint=f"put the secret in a variable, e.g. TGFEED_X, and set {what}_env = "
+                '"TGFEED_X"',
+            )
         value = os.environ.get(env)
         if value is None:
             raise ConfigError(
@@ -113,6 +135,7 @@ def read_secret(env: str | None, file: Path | None, what: str) -> str | None:
             )
         return value.strip()
     if file:
+        check_private(file, f"{what}_file")
         try:
             return file.read_text(encoding="utf-8").strip()
         except OSError as exc:
@@ -179,6 +202,8 @@ class FeedsConfig(_Section):
     hub: Url | None = None
     search_max_results: int = Field(default=50, ge=1, le=500)
     search_max_query: int = Field(default=100, ge=3, le=1000)
+    # <img> in feed entries: every one, none, or only https: sources (docs/feeds.md).
+    images: Literal["keep", "drop", "https-only"] = "https-only"
 
 
 class SmtpConfig(_Section):
@@ -277,6 +302,9 @@ class WebConfig(_Section):
     admin_token_file: Path | None = None
     subscribe_per_hour: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    body_timeout: float = Field(default=30.0, gt=0)  # seconds for a whole request body
+    # Peers whose X-Forwarded-For / -Proto are believed (addresses or CIDRs).
+    trusted_proxies: list[Annotated[str, AfterValidator(_check_network)]] = []
 
     def api_token(self) -> str | None:
         return read_secret(self.api_token_env, self.api_token_file, "web.api_token")

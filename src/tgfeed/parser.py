@@ -34,6 +34,7 @@ from .text import (
     parse_site_datetime,
     slugify,
     summarize,
+    xml_legal,
 )
 
 ID_DATE = "2018"  # the tag URI date: when the department held its domain
@@ -283,7 +284,7 @@ def _lines(node: LexborNode) -> list[str]:
 
 def parse_html(html: str, source: PageSource) -> Article:
     """An article from the site's HTML page (ASP.NET CMS markup)."""
-    tree = LexborHTMLParser(clean(html))
+    tree = LexborHTMLParser(xml_legal(html))  # text is normalised node by node
     root = tree.body or tree.root
     if root is None:
         raise IngestError(f"{source.name}: empty HTML document")

@@ -95,7 +95,9 @@ def load_key(config: Config) -> bytes:
     """The signing key: from secret_env / secret_file, else ``<data_dir>/secret.key``."""
     sec = config.security
     secret = read_secret(
-        sec.secret_env, config.resolve(sec.secret_file) if sec.secret_file else None, "security"
+        sec.secret_env,
+        config.resolve(sec.secret_file) if sec.secret_file else None,
+        "security.secret",
     )
     if secret is not None:
         if len(secret) < 16:

@@ -9,6 +9,7 @@ from . import digest as _digest  # noqa: F401  isort: skip
 from . import schedule as _schedule  # noqa: F401  isort: skip
 from . import sources as _sources  # noqa: F401  isort: skip
 from . import subscribers as _subscribers  # noqa: F401  isort: skip
+from ..private import apply_umask
 from .base import cli, console
 
 # Command modules register themselves on `cli` when imported (and their demo steps,
@@ -18,6 +19,7 @@ from .base import cli, console
 def main(argv: list[str] | None = None) -> None:
     """Entry point (click's standalone mode: usage errors, Ctrl-C and exit codes are
     click's; a TgfeedError is one line plus its hint, exit 1, see ``base``)."""
+    apply_umask()  # everything tgfeed creates is private unless made public on purpose
     cli.main(args=argv, prog_name="tgfeed")
 
 

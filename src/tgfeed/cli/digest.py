@@ -23,6 +23,7 @@ from ..app import App
 from ..config import Config
 from ..errors import ConfigError
 from ..jobs.digest import DigestResult, check_week, preview_digest, send_digest
+from ..private import check_private
 from ..text import format_vi_datetime, last_complete_week
 from ..tokens import load_key
 from .base import cli, console, pass_app
@@ -211,7 +212,10 @@ def check_digest(config: Config) -> tuple[list[str], list[str]]:
     if dkim is not None:
         path = config.resolve(dkim.key_file)
         try:
+            check_private(path, "mail.dkim.key_file")
             head = path.read_bytes()[:64]
+        except ConfigError as exc:
+            problems.append(exc.message)
         except OSError as exc:
             problems.append(f"mail.dkim.key_file: cannot read {path}: {exc.strerror}")
         else:

@@ -34,6 +34,7 @@ from ..feeds.catalog import ALL, ALL_FEED, FORMATS
 from ..feeds.entries import fingerprint_keys, newest_of_keys
 from ..feeds.publish import Listed, Publisher, templates_key
 from ..feeds.render import RENDER_VERSION, render_many
+from ..private import public_mkdir
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def _write_temp(path: Path, data: bytes, mode: int = 0o644) -> tuple[Path, int, 
     try:
         fd = os.open(tmp, flags, mode)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        public_mkdir(path.parent)
         fd = os.open(tmp, flags, mode)
     try:
         view = memoryview(data)
@@ -287,7 +288,7 @@ def build_feeds(app: App, output_dir: Path | None = None, dry_run: bool = False)
     out = app.path(output_dir or app.config.feeds.output_dir)
     if not dry_run:
         try:
-            out.mkdir(parents=True, exist_ok=True)
+            public_mkdir(out)
         except OSError as exc:
             raise TgfeedError(
                 f"{out}: cannot create the output folder: {exc.strerror}",

@@ -1,6 +1,6 @@
 """The mail edge: one interface over two backends.
 
-``make_mailer(config)`` returns a :class:`Mailer` for ``[mail] backend``:
+``config.mailer()`` returns a :class:`Mailer` for ``[mail] backend``:
 ``smtp`` (aiosmtplib, pooled connections, rate limit — see ``smtp``) or
 ``outbox`` (a local Maildir — see ``outbox``). A mailer sends prebuilt bytes;
 building messages is the pure ``digest.message`` module's job.
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..config import Config
 from ..digest.message import DkimKey, Sender, domain_of, simple_message
 from ..errors import ConfigError
+from ..private import check_private
 from .outbox import OutboxMailer
 from .smtp import SmtpMailer
 
@@ -85,6 +86,7 @@ def load_dkim_key(config: Config) -> DkimKey | None:
     if cfg is None:
         return None
     path: Path = config.resolve(cfg.key_file)
+    check_private(path, "mail.dkim.key_file")
     try:
         return DkimKey(cfg.domain, cfg.selector, path.read_bytes())
     except OSError as exc:

@@ -262,8 +262,7 @@ class Fetcher:
         robots: bool,
         max_bytes: int | None,
     ) -> Page:
-        origin = host_of(url)
-        allowed = {origin, *(h.lower() for h in self.source.allowed_hosts)}
+        allowed = redirect_targets(url, self.source.allowed_hosts)
         seen = {url}
         current = url
         for _hop in range(self.source.max_redirects + 1):
@@ -279,11 +278,10 @@ class Fetcher:
                 target = urljoin(current, location.strip())
                 if target in seen:
                     raise FetchError(f"{url}: redirect loop at {target}")
-                host = host_of(target)
-                if host not in allowed:
+                if _origin(target) not in allowed:
                     raise FetchError(
-                        f"{url}: redirected to another host {host or target!r}; "
-                        "add it to allowed_hosts to follow"
+                        f"{url}: redirected to another host, port or scheme "
+                        f"{_origin_text(target)!r}; add it to allowed_hosts to follow"
                     )
                 seen.add(target)
                 current = target
@@ -418,6 +416,42 @@ class Fetcher:
             host = host_of(origin)
             self._delays[host] = min(max(float(delay), self.source.delay), MAX_CRAWL_DELAY)
         return _Robots(parser)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``; the port explicit or the scheme's default."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ("", "", None)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host}:{port}" if host else url
+
+
+def redirect_targets(url: str, allowed_hosts: list[str]) -> set[tuple[str, str, int | None]]:
+    """Where a fetch of ``url`` may be redirected: the same scheme, host and port;
+    ``http`` → ``https`` on the same host between the default ports; and each
+    ``allowed_hosts`` entry (``name`` on the same port, or ``name:port``), same scheme."""
+    scheme, host, port = origin = _origin(url)
+    targets = {origin}
+    if scheme == "http" and port == 80:
+        targets.add(("https", host, 443))
+    for entry in allowed_hosts:
+        name, sep, extra = entry.lower().rpartition(":")
+        if sep and extra.isdigit() and "]" not in extra:
+            targets.add((scheme, name.strip("[]"), int(extra)))
+        else:
+            targets.add((scheme, entry.lower().strip("[]"), port))
+    return targets
 
 
 def _describe(exc: BaseException) -> str:

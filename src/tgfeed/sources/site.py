@@ -59,7 +59,7 @@ class SiteCrawl:
 
     def __post_init__(self) -> None:
         self._hosts = {host_of(u) for u in self.source.listing_urls}
-        self._hosts |= {h.lower() for h in self.source.allowed_hosts}
+        self._hosts |= {host_of(f"http://{h}") for h in self.source.allowed_hosts}
 
     async def run(self) -> AsyncIterator[PageResult]:
         """Listing pages first (in order), then the articles as their fetches complete."""

@@ -18,6 +18,7 @@ from ..scheduler.service import scheduler_lifespan
 from . import admin, api, digest, feeds
 from .common import PinApp, error_page, get_app
 from .limits import BodyLimit
+from .proxies import TrustedProxies
 
 
 async def healthz(request: Request) -> Response:
@@ -62,10 +63,19 @@ def create_app(app: App | LiveApp, *, scheduler: bool = True) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={404: not_found, 500: server_error, HTTPException: http_error},
-        middleware=[Middleware(PinApp, live=live), Middleware(BodyLimit)],
+        middleware=[
+            Middleware(PinApp, live=live),
+            Middleware(TrustedProxies),
+            Middleware(BodyLimit),
+        ],
     )
     web.state.tgfeed = live
     return web
+
+
+# uvicorn's own proxy handling trusts 127.0.0.1 by default; tgfeed reads the
+# headers itself, only from [web] trusted_proxies (see `proxies`).
+UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
 
 
 def serve(
@@ -78,8 +88,7 @@ def serve(
         create_app(app, scheduler=scheduler),
         host=host,
         port=port,
-        proxy_headers=True,
-        server_header=False,
+        **UVICORN_OPTIONS,
         log_level=uvicorn_options.pop("log_level", "info"),
         **uvicorn_options,
     )
