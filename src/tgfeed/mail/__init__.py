@@ -1,6 +1,6 @@
 """The mail edge: one interface over two backends.
 
-``config.mailer()`` returns a :class:`Mailer` for ``[mail] backend``:
+``make_mailer(config)`` returns a :class:`Mailer` for ``[mail] backend``:
 ``smtp`` (aiosmtplib, pooled connections, rate limit — see ``smtp``) or
 ``outbox`` (a local Maildir — see ``outbox``). A mailer sends prebuilt bytes;
 building messages is the pure ``digest.message`` module's job.
