@@ -142,7 +142,7 @@ def test_the_signing_key_is_created_once_even_by_racing_processes(tmp_path: Path
     """Several processes starting at once on first run all end with the same key
     (0600), none fails on a half-written key file."""
     script = (
-        "import sys; from pathlib import Path; from tgfeed.config import load; "
+        "import sys; from pathlib import Path; from tgfeed.loader import load; "
         "from tgfeed.tokens import load_key; "
         "print(load_key(load(Path(sys.argv[1]))).hex())"
     )
