@@ -35,6 +35,7 @@ from ..feeds.entries import fingerprint_keys, newest_of_keys
 from ..feeds.publish import Listed, Publisher, templates_key
 from ..feeds.render import RENDER_VERSION, render_many
 from ..private import public_mkdir
+from ..procs import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -248,23 +249,13 @@ def _existing_feed_files(out: Path) -> set[str]:
 _TEMP_NAME = re.compile(r"^\..+\.(\d+)-\d+\.tmp$")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
-
-
 def _remove_orphaned_temps(out: Path) -> int:
     """Delete the temp files of builds that were killed mid-write (their process is
     gone); a live build's temp files are left alone. Returns how many went."""
     removed = 0
     for path in out.rglob(".*.tmp"):
         m = _TEMP_NAME.match(path.name)
-        if m is None or _pid_alive(int(m[1])):
+        if m is None or pid_alive(int(m[1])):
             continue
         with contextlib.suppress(OSError):
             path.unlink()

@@ -166,15 +166,8 @@ def guarded(cls: type[T]) -> type[T]:
             seen.add(name)
             if name.startswith("_") or not inspect.isfunction(fn):
                 continue
-            if not getattr(fn, "__unguarded__", False):
-                setattr(cls, name, _wrap(name, fn))
+            setattr(cls, name, _wrap(name, fn))
     return cls
-
-
-def unguarded(fn: Callable[..., T]) -> Callable[..., T]:
-    """Leave a method as it is (a context manager that translates errors itself)."""
-    fn.__unguarded__ = True  # type: ignore[attr-defined]
-    return fn
 
 
 def connect(path: Path | str, *, busy_timeout_ms: int = 5000) -> Db:

@@ -14,6 +14,7 @@ from datetime import datetime
 from ..model import CacheEntry, SourceState
 from ..text import parse_iso_datetime, utc_iso
 from .db import Database, Db, Migrations, Row, guarded
+from .subscribers import dt_or_none
 
 migrations = Migrations("tgfeed.sources")
 
@@ -64,10 +65,6 @@ _CACHE_COLS = (
 )
 
 
-def _when(value: str | None) -> datetime | None:
-    return parse_iso_datetime(value) if value else None
-
-
 def _entry(row: Row) -> CacheEntry:
     return CacheEntry(
         url=row["url"],
@@ -79,7 +76,7 @@ def _entry(row: Row) -> CacheEntry:
         content_hash=row["content_hash"],
         status=row["status"],
         article_id=row["article_id"],
-        published_at=_when(row["published_at"]),
+        published_at=dt_or_none(row["published_at"]),
         links=tuple(json.loads(row["links"])) if row["links"] else (),
     )
 
@@ -181,8 +178,8 @@ class SourcesRepo:
         return SourceState(
             name=row["name"],
             kind=row["kind"],
-            last_run_at=_when(row["last_run_at"]),
-            last_ok_at=_when(row["last_ok_at"]),
+            last_run_at=dt_or_none(row["last_run_at"]),
+            last_ok_at=dt_or_none(row["last_ok_at"]),
             consecutive_failures=int(row["consecutive_failures"]),
             last_error=row["last_error"],
             last_counts=json.loads(row["last_counts"]) if row["last_counts"] else None,

@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 
 # Pages that carry a token in their URL: not cached, not indexed, no Referer.
 PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
-_HITS_KEY = "subscribe_hits"
 _MAX_CLIENTS = 10_000
 
 
