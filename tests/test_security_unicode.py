@@ -332,7 +332,7 @@ def test_the_archive_of_a_sent_hostile_digest_runs_nothing(
     client, app = server
     from tgfeed.jobs.digest import send_digest
 
-    app.mail.add_subscriber("doc@example.vn", now=app.now(), status="active")
+    app.store.mail.add_subscriber("doc@example.vn", now=app.now(), status="active")
     plain = record(url=URL.replace("9001", "9003"), published="2026-11-18T09:30:00+07:00")
     assert push(client, plain).status_code == 200
     assert asyncio.run(send_digest(app, week="2026-W47")).status == "sent"
