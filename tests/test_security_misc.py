@@ -20,7 +20,7 @@ from tgfeed.feeds.entries import Options
 from tgfeed.feeds.render import Channel, render_many
 from tgfeed.jobs.crawl import crawl
 from tgfeed.model import Article
-from tgfeed.sources.crawler import redirect_targets
+from tgfeed.sources.links import origin_of, redirect_targets
 
 from .conftest import FIXED_NOW
 from .fixture_site import FixtureSite, Resource, article_html, listing_html
@@ -78,19 +78,15 @@ def test_a_source_may_allow_another_port_explicitly(app_factory: Callable[..., A
     ],
 )
 def test_which_redirects_are_followed(target: str, followed: bool) -> None:
-    from tgfeed.sources.crawler import _origin
-
     allowed = redirect_targets(
         "http://tuyengiaohungyen.vn/a", ["www.tuyengiaohungyen.vn", "cdn.tuyengiaohungyen.vn:8081"]
     )
-    assert (_origin(target) in allowed) is followed
+    assert (origin_of(target) in allowed) is followed
 
 
 def test_https_never_follows_a_redirect_down_to_http() -> None:
-    from tgfeed.sources.crawler import _origin
-
     allowed = redirect_targets("https://tuyengiaohungyen.vn/a", ["tuyengiaohungyen.vn"])
-    assert _origin("http://tuyengiaohungyen.vn/a") not in allowed
+    assert origin_of("http://tuyengiaohungyen.vn/a") not in allowed
 
 
 # -- DKIM oversigning ------------------------------------------------------------------
