@@ -115,6 +115,9 @@ class SecretRef(_Section):
 
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# Names that are shown in messages: the usual upper-case form, not too long. Anything
+# else that is set as *_env may be the secret itself, pasted by mistake.
+_SHOWN_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 
 
 def read_secret(env: str | None, file: Path | None, what: str) -> str | None:
@@ -129,6 +132,12 @@ def read_secret(env: str | None, file: Path | None, what: str) -> str | None:
             )
         value = os.environ.get(env)
         if value is None:
+            if not _SHOWN_NAME.fullmatch(env):  # e.g. a pasted token: do not repeat it
+                raise ConfigError(
+                    f"{what}: the environment variable named by {what}_env is not set "
+                    "(the name is not shown: it looks like a secret, not a variable name)",
+                    hint=f'{what}_env must name a variable, e.g. "TGFEED_X"; export it',
+                )
             raise ConfigError(
                 f"{what}: environment variable {env} is not set",
                 hint=f"export {env}=… before starting tgfeed",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Literal
 
 import nh3
@@ -84,10 +85,23 @@ def allowed_attributes(tag: str) -> frozenset[str]:
     return frozenset(_ATTRIBUTES.get(tag, set()) | ({"rel"} if tag == "a" else set()))
 
 
-def _https_images(tag: str, attribute: str, value: str) -> str | None:
-    if tag == "img" and attribute == "src" and not value.startswith("https://"):
-        return None
-    return value
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def _https_images(base_url: str | None) -> Callable[[str, str, str], str | None]:
+    """An nh3 attribute filter keeping an ``<img src>`` only when it is (or resolves
+    against ``base_url`` to) an ``https:`` URL."""
+    relative_ok = (base_url or "").startswith("https://")
+
+    def keep(tag: str, attribute: str, value: str) -> str | None:
+        if tag != "img" or attribute != "src":
+            return value
+        value_s = value.strip()
+        if value_s.lower().startswith("https://"):
+            return value
+        return value if relative_ok and not _SCHEME.match(value_s) else None
+
+    return keep
 
 
 def _clean(fragment: str, base_url: str | None, images: Images = "keep") -> str:
@@ -97,7 +111,7 @@ def _clean(fragment: str, base_url: str | None, images: Images = "keep") -> str:
         tags=tags,
         clean_content_tags=_DROP_WITH_CONTENT,
         attributes=_ATTRIBUTES,
-        attribute_filter=_https_images if images == "https-only" else None,
+        attribute_filter=_https_images(base_url) if images == "https-only" else None,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
         url_relative=("rewrite_with_base", base_url) if base_url else "deny",

@@ -31,7 +31,15 @@ import httpx
 
 from ..config import SourceConfig
 from ..errors import IngestError
-from .links import charset_of, crawl_delay, host_of, page_text
+from .links import (
+    charset_of,
+    crawl_delay,
+    host_of,
+    origin_of,
+    origin_text,
+    page_text,
+    redirect_targets,
+)
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 MAX_RETRY_WAIT = 60.0
@@ -278,10 +286,10 @@ class Fetcher:
                 target = urljoin(current, location.strip())
                 if target in seen:
                     raise FetchError(f"{url}: redirect loop at {target}")
-                if _origin(target) not in allowed:
+                if origin_of(target) not in allowed:
                     raise FetchError(
                         f"{url}: redirected to another host, port or scheme "
-                        f"{_origin_text(target)!r}; add it to allowed_hosts to follow"
+                        f"{origin_text(target)!r}; add it to allowed_hosts to follow"
                     )
                 seen.add(target)
                 current = target
@@ -416,42 +424,6 @@ class Fetcher:
             host = host_of(origin)
             self._delays[host] = min(max(float(delay), self.source.delay), MAX_CRAWL_DELAY)
         return _Robots(parser)
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) of ``url``; the port explicit or the scheme's default."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return ("", "", None)
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
-
-
-def _origin_text(url: str) -> str:
-    scheme, host, port = _origin(url)
-    return f"{scheme}://{host}:{port}" if host else url
-
-
-def redirect_targets(url: str, allowed_hosts: list[str]) -> set[tuple[str, str, int | None]]:
-    """Where a fetch of ``url`` may be redirected: the same scheme, host and port;
-    ``http`` → ``https`` on the same host between the default ports; and each
-    ``allowed_hosts`` entry (``name`` on the same port, or ``name:port``), same scheme."""
-    scheme, host, port = origin = _origin(url)
-    targets = {origin}
-    if scheme == "http" and port == 80:
-        targets.add(("https", host, 443))
-    for entry in allowed_hosts:
-        name, sep, extra = entry.lower().rpartition(":")
-        if sep and extra.isdigit() and "]" not in extra:
-            targets.add((scheme, name.strip("[]"), int(extra)))
-        else:
-            targets.add((scheme, entry.lower().strip("[]"), port))
-    return targets
 
 
 def _describe(exc: BaseException) -> str:

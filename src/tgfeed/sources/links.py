@@ -102,3 +102,39 @@ def crawl_delay(robots_txt: str, agent: str) -> float | None:
     token = agent.lower()
     mine = next((d for name, d in found.items() if name != "*" and name in token), None)
     return mine if mine is not None else found.get("*")
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``; the port explicit or the scheme's default."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ("", "", None)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def origin_text(url: str) -> str:
+    scheme, host, port = origin_of(url)
+    return f"{scheme}://{host}:{port}" if host else url
+
+
+def redirect_targets(url: str, allowed_hosts: list[str]) -> set[tuple[str, str, int | None]]:
+    """Where a fetch of ``url`` may be redirected: the same scheme, host and port;
+    ``http`` → ``https`` on the same host between the default ports; and each
+    ``allowed_hosts`` entry (``name`` on the same port, or ``name:port``), same scheme."""
+    scheme, host, port = origin = origin_of(url)
+    targets = {origin}
+    if scheme == "http" and port == 80:
+        targets.add(("https", host, 443))
+    for entry in allowed_hosts:
+        name, sep, extra = entry.lower().rpartition(":")
+        if sep and extra.isdigit() and "]" not in extra:
+            targets.add((scheme, name.strip("[]"), int(extra)))
+        else:
+            targets.add((scheme, entry.lower().strip("[]"), port))
+    return targets
