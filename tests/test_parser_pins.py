@@ -184,3 +184,68 @@ def test_related_titles_and_footer() -> None:
     )
     assert a.related == ("Tin một", "Tin hai")
     assert a.body_text == LONG
+
+
+# -- structure, found by the mutation run ------------------------------------------
+
+
+def test_a_page_without_breadcrumb_is_refused() -> None:
+    text = page(LONG).split("\n", 1)[1]
+    with pytest.raises(IngestError, match="no breadcrumb"):
+        parse_page(text, PageSource("p.txt"))
+
+
+def test_views_default_to_zero() -> None:
+    text = page(LONG).replace(" | Lượt xem: 1.503", "")
+    a = parse_page(text, PageSource("p.txt"))
+    assert (a.views, a.author) == (0, "Lưu Tú")
+
+
+def test_summary_limit_is_300_characters() -> None:
+    exact = ("Hội nghị " * 40)[:299] + "x"
+    assert len(exact) == 300
+    a = parse_page(page(exact), PageSource("p.txt"))
+    assert a.summary == exact
+
+
+def test_lead_paragraph_is_the_first_of_60_characters() -> None:
+    sixty = "Hội nghị tổng kết công tác tuyên giáo năm 2026 của tỉnh nhà."
+    assert len(sixty) == 60
+    a = parse_page(page("Ngắn.", sixty, LONG), PageSource("p.txt"))
+    assert a.summary == sixty
+
+
+def test_page_name_gives_the_id_of_a_page_without_url() -> None:
+    for name in ("some/dir/trang-1.txt", "C:\\pages\\trang-1.txt"):
+        a = parse_page(page(LONG), PageSource(name))
+        assert a.id == "tag:tuyengiaohungyen.vn,2018:page/trang-1", name
+
+
+def test_html_without_content_element_or_h1() -> None:
+    html = (
+        "<!DOCTYPE html><html><body>"
+        "<div>Trang chủ » Thông tin - Tuyên truyền » Tin tức hoạt động</div>"
+        "<div>Đăng ngày: 09/08/2019 - 4:29:33 PM | Lượt xem: 7</div>"
+        f"<div>Tiêu đề trong trang</div><p>{LONG}</p><p>NT</p></body></html>"
+    )
+    a = parse_page(html.encode(), PageSource("p.html"))
+    assert (a.title, a.body_text, a.signature, a.views) == ("Tiêu đề trong trang", LONG, "NT", 7)
+    assert a.body_html == f"<p>{LONG}</p>"
+
+
+def test_markup_without_doctype_is_still_html() -> None:
+    html = html_page(f"<p>{LONG}</p>", h1="Tiêu đề H1").split("<html>", 1)[1]
+    assert parse_page(html, PageSource("p.html")).title == "Tiêu đề H1"
+
+
+def test_a_malformed_canonical_link_is_ignored() -> None:
+    a = parse_html(html_page(f"<p>{LONG}</p>", canonical="http://[bad"), PageSource("p.html"))
+    assert a.url.startswith(f"{SITE}/bai-viet/")
+
+
+def test_a_charset_declared_in_the_first_4096_bytes_counts() -> None:
+    decl = b"charset=cp1258"
+    data = b" " * (4096 - len(decl)) + decl + "Hội".encode()
+    assert decode(data).endswith("Hội".encode().decode("cp1258"))
+    later = b" " + data
+    assert decode(later).endswith("Hội")  # cut at 4096 bytes: "cp125", unknown
