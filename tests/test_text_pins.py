@@ -132,3 +132,15 @@ def test_local_formats() -> None:
 def test_last_complete_week_is_the_week_before() -> None:
     monday = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # 07:00 local, Monday of W49
     assert last_complete_week(monday) == "2026-W48"
+
+
+def test_summary_default_limit_is_300() -> None:
+    text = ("một hai " * 40)[:299] + "x"
+    assert len(text) == 300 and summarize(text) == text
+    assert len(summarize(text + " ba")) <= 300
+
+
+def test_fold_drops_only_combining_marks() -> None:
+    """U+0300–U+036F (marks left in NFD input) go; the modifier letter before stays."""
+    assert fold("Ho\u0302\u0323i") == "hoi"
+    assert fold("a\u02ffb\u036f") == "a\u02ffb"
