@@ -112,9 +112,18 @@ def test_photo_only_article_is_kept() -> None:
     assert a.body_text == "Ảnh hội nghị"  # the title stands in for the missing text
 
 
-def test_html_without_any_body_is_refused() -> None:
-    with pytest.raises(IngestError, match="has no body"):
-        parse_html(html_page("<p> </p>"), PageSource("p.html"))
+def test_html_whose_content_element_is_empty_is_refused() -> None:
+    """Text beside the content element (a sidebar) is no body for the article."""
+    html = html_page("<p> </p>").replace("</body>", f"<p>{LONG}</p></body>")
+    with pytest.raises(IngestError, match=r"'Tiêu đề trong trang' has no body$"):
+        parse_html(html, PageSource("p.html"))
+
+
+def test_h1_is_the_title_wherever_it_stands() -> None:
+    html = html_page(f"<p>{LONG}</p>").replace("<body>", "<body><h1>Tiêu đề H1</h1>", 1)
+    assert parse_html(html, PageSource("p.html")).title == "Tiêu đề H1"
+    no_h1 = html_page(f"<p>{LONG}</p>").replace("<h1></h1>", "")
+    assert parse_html(no_h1, PageSource("p.html")).title == "Tiêu đề trong trang"
 
 
 def test_all_caps_first_paragraph_is_body_not_footer() -> None:
