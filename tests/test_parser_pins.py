@@ -11,6 +11,7 @@ from tgfeed.errors import IngestError
 from tgfeed.parser import PageSource, article_id, decode, parse_html, parse_page
 
 SITE = "https://tuyengiaohungyen.vn"
+HOAT_DONG = ("Thông tin - Tuyên truyền", "Tin tức hoạt động")
 LONG = "Sáng nay, Ban Tuyên giáo Tỉnh ủy tổ chức hội nghị triển khai nhiệm vụ năm 2026."
 
 
@@ -258,3 +259,85 @@ def test_a_charset_declared_in_the_first_4096_bytes_counts() -> None:
     assert decode(data).endswith("Hội".encode().decode("cp1258"))
     later = b" " + data
     assert decode(later).endswith("Hội")  # cut at 4096 bytes: "cp125", unknown
+
+
+# -- more holes from the full mutation run ---------------------------------------
+
+
+def test_summary_of_301_characters_is_cut() -> None:
+    long = ("Hội nghị " * 40)[:300] + "x"
+    a = parse_page(page(long), PageSource("p.txt"))
+    assert len(a.summary) <= 300 and a.summary.endswith("…")
+
+
+def test_breadcrumb_must_name_a_category_and_the_last_one_wins() -> None:
+    with pytest.raises(IngestError, match="names no category"):
+        parse_page(
+            page(LONG).replace(" » Thông tin - Tuyên truyền » Tin tức hoạt động", " »"),
+            PageSource("p.txt"),
+        )
+    two = "Trang chủ » Liên hệ\nTrang chủ\n" + page(LONG)
+    assert parse_page(two, PageSource("p.txt")).category == HOAT_DONG
+
+
+def test_a_title_without_body_is_refused() -> None:
+    with pytest.raises(IngestError, match="has no body paragraphs"):
+        parse_page(page(), PageSource("p.txt"))
+
+
+def test_a_bad_publication_date_is_an_ingest_error() -> None:
+    with pytest.raises(IngestError, match="bad publication date"):
+        parse_page(page(LONG).replace("09/08/2019", "31/02/2019"), PageSource("p.txt"))
+
+
+def test_shouting_line_of_8_letters_is_a_footer_7_is_not() -> None:
+    a = parse_page(page(LONG, "BAN TUYÊN"), PageSource("p.txt"))
+    assert (a.body_text, a.signature) == (LONG, None)
+    b = parse_page(page(LONG, "BAN TUYE"[:3] + " GIÁO"), PageSource("p.txt"))
+    assert (b.body_text, b.signature) == (LONG, "BAN GIÁO")
+
+
+def test_lead_falls_back_to_the_first_paragraph() -> None:
+    a = parse_page(page("Một.", "Hai."), PageSource("p.txt"))
+    assert a.summary == "Một."
+    fifty_nine = "Hội nghị tổng kết công tác tuyên giáo năm 2026 của tỉnh nhà"
+    assert len(fifty_nine) == 59
+    assert parse_page(page(fifty_nine, LONG), PageSource("p.txt")).summary == LONG
+
+
+def test_content_selectors_in_order() -> None:
+    html = html_page("<p>Sai chỗ, phần khung bên ngoài của trang web này.</p>").replace(
+        "</body>", f'<div id="ctl00_divNoiDung"><p>{LONG}</p></div></body>'
+    )
+    assert parse_html(html, PageSource("p.html")).body_text == LONG
+
+
+def test_last_block_is_removed_only_when_it_is_the_signature() -> None:
+    a = parse_html(html_page(f"<p>{LONG}</p><div>NT</div>"), PageSource("p.html"))
+    assert a.signature == "NT" and LONG in a.body_html
+
+
+def test_signature_outside_the_content_element_is_kept() -> None:
+    html = html_page(f"<p>{LONG}</p>").replace("</body>", "<p>NT</p></body>")
+    assert parse_html(html, PageSource("p.html")).signature == "NT"
+
+
+def test_html_one_line_notice_is_body() -> None:
+    a = parse_html(html_page("<p>Thông báo nghỉ lễ</p>"), PageSource("p.html"))
+    assert (a.body_text, a.signature) == ("Thông báo nghỉ lễ", None)
+
+
+def test_script_text_never_becomes_body() -> None:
+    html = (
+        "<!DOCTYPE html><html><body>"
+        "<div>Trang chủ » Thông tin - Tuyên truyền » Tin tức hoạt động</div>"
+        "<div>Đăng ngày: 09/08/2019 - 4:29:33 PM</div><!-- ghi chú -->"
+        f"<div>Tiêu đề</div><script>var x = 1;</script><p>{LONG}</p></body></html>"
+    )
+    a = parse_page(html, PageSource("p.html"))
+    assert a.body_text == LONG
+
+
+def test_inline_text_and_blocks_are_separate_lines() -> None:
+    a = parse_html(html_page(f"Dòng đầu<p>{LONG}</p>Dòng cuối cùng của bài viết này"), PageSource("p.html"))
+    assert a.body_text.split("\n\n") == ["Dòng đầu", LONG, "Dòng cuối cùng của bài viết này"]
