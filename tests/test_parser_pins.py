@@ -278,6 +278,9 @@ def test_breadcrumb_must_name_a_category_and_the_last_one_wins() -> None:
         )
     two = "Trang chủ » Liên hệ\nTrang chủ\n" + page(LONG)
     assert parse_page(two, PageSource("p.txt")).category == HOAT_DONG
+    first, rest = page(LONG).split("\n", 1)
+    other = f"{first}\nTin nổi bật » Xem thêm\n{rest}"  # not a breadcrumb: no "Trang chủ"
+    assert parse_page(other, PageSource("p.txt")).category == HOAT_DONG
 
 
 def test_a_title_without_body_is_refused() -> None:
@@ -298,7 +301,7 @@ def test_shouting_line_of_8_letters_is_a_footer_7_is_not() -> None:
 
 
 def test_lead_falls_back_to_the_first_paragraph() -> None:
-    a = parse_page(page("Một.", "Hai."), PageSource("p.txt"))
+    a = parse_page(page("Một.", "Hai ba bốn năm sáu."), PageSource("p.txt"))
     assert a.summary == "Một."
     fifty_nine = "Hội nghị tổng kết công tác tuyên giáo năm 2026 của tỉnh nhà"
     assert len(fifty_nine) == 59
@@ -339,5 +342,7 @@ def test_script_text_never_becomes_body() -> None:
 
 
 def test_inline_text_and_blocks_are_separate_lines() -> None:
-    a = parse_html(html_page(f"Dòng đầu<p>{LONG}</p>Dòng cuối cùng của bài viết này"), PageSource("p.html"))
+    a = parse_html(
+        html_page(f"Dòng đầu<p>{LONG}</p>Dòng cuối cùng của bài viết này"), PageSource("p.html")
+    )
     assert a.body_text.split("\n\n") == ["Dòng đầu", LONG, "Dòng cuối cùng của bài viết này"]
