@@ -91,3 +91,18 @@ def test_max_items_and_most_read() -> None:
     assert none.most_read == ()
     unviewed = select([arts[1]], "2026-W48", rules)
     assert unviewed.most_read == ()
+
+
+def test_newest_first_by_time_not_by_id() -> None:
+    start, _ = window("2026-W48")
+    arts = [art(9 - i, f"Hội nghị {i}", start + timedelta(hours=i), OTHER) for i in range(3)]
+    rules = DigestConfig(categories=[], keywords=["hội nghị"], most_read=0)
+    chosen = select(arts, "2026-W48", rules)
+    assert [a.title for a in chosen.articles] == ["Hội nghị 2", "Hội nghị 1", "Hội nghị 0"]
+
+
+def test_one_view_is_enough_for_most_read() -> None:
+    start, _ = window("2026-W48")
+    one = art(1, "Hội nghị", start, OTHER, views=1)
+    chosen = select([one], "2026-W48", DigestConfig(categories=[], keywords=[], most_read=3))
+    assert chosen.most_read == (one,)

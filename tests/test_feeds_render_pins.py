@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import lxml.etree as ET
@@ -115,3 +116,22 @@ def test_icon_and_logo_in_rss_and_atom() -> None:
     assert atom.findtext(f"{ATOM}logo") == "https://x.vn/l.png"
     bare = ET.fromstring(render("atom", CHANNEL, [], opts(icon=None, logo=None)))
     assert bare.find(f"{ATOM}icon") is None and bare.find(f"{ATOM}logo") is None
+
+
+def test_rss_hub_link_comes_right_after_the_self_link() -> None:
+    channel = ET.fromstring(render("rss", CHANNEL, [art(1)], opts(hub=HUB))).find("channel")
+    assert channel is not None
+    rels = [el.get("rel") if el.tag == f"{ATOM}link" else el.tag for el in channel]
+    assert rels[rels.index("self") + 1] == "hub"
+
+
+def test_formats_may_be_any_iterable() -> None:
+    out = render_many(iter(("rss", "json")), CHANNEL, [art(1)], opts())
+    assert list(out) == ["rss", "json"]
+    assert out["rss"].startswith(b"<?xml") and json.loads(out["json"])["items"]
+
+
+def test_what_feedgen_refuses_is_a_render_error() -> None:
+    broken = dataclasses.replace(CHANNEL, id="")
+    with pytest.raises(RenderError, match="cannot render: Required fields not set"):
+        render("atom", broken, [art(1)], opts())

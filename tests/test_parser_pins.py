@@ -11,6 +11,7 @@ from tgfeed.errors import IngestError
 from tgfeed.parser import PageSource, article_id, decode, parse_html, parse_page
 
 SITE = "https://tuyengiaohungyen.vn"
+HOAT_DONG = ("Thông tin - Tuyên truyền", "Tin tức hoạt động")
 LONG = "Sáng nay, Ban Tuyên giáo Tỉnh ủy tổ chức hội nghị triển khai nhiệm vụ năm 2026."
 
 
@@ -112,9 +113,18 @@ def test_photo_only_article_is_kept() -> None:
     assert a.body_text == "Ảnh hội nghị"  # the title stands in for the missing text
 
 
-def test_html_without_any_body_is_refused() -> None:
-    with pytest.raises(IngestError, match="has no body"):
-        parse_html(html_page("<p> </p>"), PageSource("p.html"))
+def test_html_whose_content_element_is_empty_is_refused() -> None:
+    """Text beside the content element (a sidebar) is no body for the article."""
+    html = html_page("<p> </p>").replace("</body>", f"<p>{LONG}</p></body>")
+    with pytest.raises(IngestError, match=r"'Tiêu đề trong trang' has no body$"):
+        parse_html(html, PageSource("p.html"))
+
+
+def test_h1_is_the_title_wherever_it_stands() -> None:
+    html = html_page(f"<p>{LONG}</p>").replace("<body>", "<body><h1>Tiêu đề H1</h1>", 1)
+    assert parse_html(html, PageSource("p.html")).title == "Tiêu đề H1"
+    no_h1 = html_page(f"<p>{LONG}</p>").replace("<h1></h1>", "")
+    assert parse_html(no_h1, PageSource("p.html")).title == "Tiêu đề trong trang"
 
 
 def test_all_caps_first_paragraph_is_body_not_footer() -> None:
@@ -184,3 +194,155 @@ def test_related_titles_and_footer() -> None:
     )
     assert a.related == ("Tin một", "Tin hai")
     assert a.body_text == LONG
+
+
+# -- structure, found by the mutation run ------------------------------------------
+
+
+def test_a_page_without_breadcrumb_is_refused() -> None:
+    text = page(LONG).split("\n", 1)[1]
+    with pytest.raises(IngestError, match="no breadcrumb"):
+        parse_page(text, PageSource("p.txt"))
+
+
+def test_views_default_to_zero() -> None:
+    text = page(LONG).replace(" | Lượt xem: 1.503", "")
+    a = parse_page(text, PageSource("p.txt"))
+    assert (a.views, a.author) == (0, "Lưu Tú")
+
+
+def test_summary_limit_is_300_characters() -> None:
+    exact = ("Hội nghị " * 40)[:299] + "x"
+    assert len(exact) == 300
+    a = parse_page(page(exact), PageSource("p.txt"))
+    assert a.summary == exact
+
+
+def test_lead_paragraph_is_the_first_of_60_characters() -> None:
+    sixty = "Hội nghị tổng kết công tác tuyên giáo năm 2026 của tỉnh nhà."
+    assert len(sixty) == 60
+    a = parse_page(page("Ngắn.", sixty, LONG), PageSource("p.txt"))
+    assert a.summary == sixty
+
+
+def test_page_name_gives_the_id_of_a_page_without_url() -> None:
+    for name in ("some/dir/trang-1.txt", "C:\\pages\\trang-1.txt"):
+        a = parse_page(page(LONG), PageSource(name))
+        assert a.id == "tag:tuyengiaohungyen.vn,2018:page/trang-1", name
+
+
+def test_html_without_content_element_or_h1() -> None:
+    html = (
+        "<!DOCTYPE html><html><body>"
+        "<div>Trang chủ » Thông tin - Tuyên truyền » Tin tức hoạt động</div>"
+        "<div>Đăng ngày: 09/08/2019 - 4:29:33 PM | Lượt xem: 7</div>"
+        f"<div>Tiêu đề trong trang</div><p>{LONG}</p><p>NT</p></body></html>"
+    )
+    a = parse_page(html.encode(), PageSource("p.html"))
+    assert (a.title, a.body_text, a.signature, a.views) == ("Tiêu đề trong trang", LONG, "NT", 7)
+    assert a.body_html == f"<p>{LONG}</p>"
+
+
+def test_markup_without_doctype_is_still_html() -> None:
+    html = html_page(f"<p>{LONG}</p>", h1="Tiêu đề H1").split("<html>", 1)[1]
+    assert parse_page(html, PageSource("p.html")).title == "Tiêu đề H1"
+
+
+def test_a_malformed_canonical_link_is_ignored() -> None:
+    a = parse_html(html_page(f"<p>{LONG}</p>", canonical="http://[bad"), PageSource("p.html"))
+    assert a.url.startswith(f"{SITE}/bai-viet/")
+
+
+def test_a_charset_declared_in_the_first_4096_bytes_counts() -> None:
+    decl = b"charset=cp1258"
+    data = b" " * (4096 - len(decl)) + decl + "Hội".encode()
+    assert decode(data).endswith("Hội".encode().decode("cp1258"))
+    later = b" " + data
+    assert decode(later).endswith("Hội")  # cut at 4096 bytes: "cp125", unknown
+
+
+# -- more holes from the full mutation run ---------------------------------------
+
+
+def test_summary_of_301_characters_is_cut() -> None:
+    long = ("Hội nghị " * 40)[:300] + "x"
+    a = parse_page(page(long), PageSource("p.txt"))
+    assert len(a.summary) <= 300 and a.summary.endswith("…")
+
+
+def test_breadcrumb_must_name_a_category_and_the_last_one_wins() -> None:
+    with pytest.raises(IngestError, match="names no category"):
+        parse_page(
+            page(LONG).replace(" » Thông tin - Tuyên truyền » Tin tức hoạt động", " »"),
+            PageSource("p.txt"),
+        )
+    two = "Trang chủ » Liên hệ\nTrang chủ\n" + page(LONG)
+    assert parse_page(two, PageSource("p.txt")).category == HOAT_DONG
+    first, rest = page(LONG).split("\n", 1)
+    other = f"{first}\nTin nổi bật » Xem thêm\n{rest}"  # not a breadcrumb: no "Trang chủ"
+    assert parse_page(other, PageSource("p.txt")).category == HOAT_DONG
+
+
+def test_a_title_without_body_is_refused() -> None:
+    with pytest.raises(IngestError, match="has no body paragraphs"):
+        parse_page(page(), PageSource("p.txt"))
+
+
+def test_a_bad_publication_date_is_an_ingest_error() -> None:
+    with pytest.raises(IngestError, match="bad publication date"):
+        parse_page(page(LONG).replace("09/08/2019", "31/02/2019"), PageSource("p.txt"))
+
+
+def test_shouting_line_of_8_letters_is_a_footer_7_is_not() -> None:
+    a = parse_page(page(LONG, "BAN TUYÊN"), PageSource("p.txt"))
+    assert (a.body_text, a.signature) == (LONG, None)
+    b = parse_page(page(LONG, "BAN TUYE"[:3] + " GIÁO"), PageSource("p.txt"))
+    assert (b.body_text, b.signature) == (LONG, "BAN GIÁO")
+
+
+def test_lead_falls_back_to_the_first_paragraph() -> None:
+    a = parse_page(page("Một.", "Hai ba bốn năm sáu."), PageSource("p.txt"))
+    assert a.summary == "Một."
+    fifty_nine = "Hội nghị tổng kết công tác tuyên giáo năm 2026 của tỉnh nhà"
+    assert len(fifty_nine) == 59
+    assert parse_page(page(fifty_nine, LONG), PageSource("p.txt")).summary == LONG
+
+
+def test_content_selectors_in_order() -> None:
+    html = html_page("<p>Sai chỗ, phần khung bên ngoài của trang web này.</p>").replace(
+        "</body>", f'<div id="ctl00_divNoiDung"><p>{LONG}</p></div></body>'
+    )
+    assert parse_html(html, PageSource("p.html")).body_text == LONG
+
+
+def test_last_block_is_removed_only_when_it_is_the_signature() -> None:
+    a = parse_html(html_page(f"<p>{LONG}</p><div>NT</div>"), PageSource("p.html"))
+    assert a.signature == "NT" and LONG in a.body_html
+
+
+def test_signature_outside_the_content_element_is_kept() -> None:
+    html = html_page(f"<p>{LONG}</p>").replace("</body>", "<p>NT</p></body>")
+    assert parse_html(html, PageSource("p.html")).signature == "NT"
+
+
+def test_html_one_line_notice_is_body() -> None:
+    a = parse_html(html_page("<p>Thông báo nghỉ lễ</p>"), PageSource("p.html"))
+    assert (a.body_text, a.signature) == ("Thông báo nghỉ lễ", None)
+
+
+def test_script_text_never_becomes_body() -> None:
+    html = (
+        "<!DOCTYPE html><html><body>"
+        "<div>Trang chủ » Thông tin - Tuyên truyền » Tin tức hoạt động</div>"
+        "<div>Đăng ngày: 09/08/2019 - 4:29:33 PM</div><!-- ghi chú -->"
+        f"<div>Tiêu đề</div><script>var x = 1;</script><p>{LONG}</p></body></html>"
+    )
+    a = parse_page(html, PageSource("p.html"))
+    assert a.body_text == LONG
+
+
+def test_inline_text_and_blocks_are_separate_lines() -> None:
+    a = parse_html(
+        html_page(f"Dòng đầu<p>{LONG}</p>Dòng cuối cùng của bài viết này"), PageSource("p.html")
+    )
+    assert a.body_text.split("\n\n") == ["Dòng đầu", LONG, "Dòng cuối cùng của bài viết này"]

@@ -59,7 +59,7 @@ def test_a_source_may_allow_another_port_explicitly(app_factory: Callable[..., A
         app = app_factory(source_toml(site, allowed_hosts=[f"127.0.0.1:{other.port}"]))
         result = asyncio.run(crawl(app))["site"]
         assert result.counts["added"] == 1, result.failures
-        assert app.store.get(TAG + "1202") is not None
+        assert app.store.articles.get(TAG + "1202") is not None
 
 
 @pytest.mark.parametrize(

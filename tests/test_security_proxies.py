@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tgfeed.app import App
+from tgfeed.app import App, LiveApp
 from tgfeed.web import create_app
 from tgfeed.web.proxies import TrustedProxies, client_address
 
@@ -59,7 +59,7 @@ def _echo_app(app: App) -> Starlette:
         return JSONResponse({"client": request.client.host, "scheme": request.url.scheme})
 
     web = Starlette(routes=[Route("/", echo)], middleware=[Middleware(TrustedProxies)])
-    web.state.tgfeed = app
+    web.state.tgfeed = LiveApp(app)
     return web
 
 

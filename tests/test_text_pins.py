@@ -9,9 +9,11 @@ import pytest
 
 from tgfeed.model import Article
 from tgfeed.text import (
+    LOCAL_TZ,
     clean_block,
     clean_line,
     fold,
+    fold_d,
     format_vi_date,
     format_vi_datetime,
     is_http_url,
@@ -21,6 +23,7 @@ from tgfeed.text import (
     parse_site_datetime,
     slugify,
     summarize,
+    to_local,
     utc_iso,
 )
 
@@ -132,3 +135,64 @@ def test_local_formats() -> None:
 def test_last_complete_week_is_the_week_before() -> None:
     monday = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # 07:00 local, Monday of W49
     assert last_complete_week(monday) == "2026-W48"
+
+
+def test_summary_default_limit_is_300() -> None:
+    text = ("một hai " * 40)[:299] + "x"
+    assert len(text) == 300 and summarize(text) == text
+    assert len(summarize(text + " ba")) <= 300
+
+
+def test_fold_drops_only_combining_marks() -> None:
+    """U+0300–U+036F (marks left in NFD input) go; the modifier letter before stays."""
+    assert fold("Ho\u0302\u0323i") == "hoi"
+    assert fold("a\u02ffb\u036f") == "a\u02ffb"
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [("a  b", "a b"), (" a", "a"), ("a ", "a"), ("a\u00a0b", "a b"), ("e\u0301", "é")],
+)
+def test_clean_line_fast_path_never_skips_a_fix(raw: str, clean: str) -> None:
+    assert clean_line(raw) == clean
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("a\n\n\nb", "a\n\nb"),
+        ("a \nb", "a\nb"),
+        ("a\n b", "a\nb"),
+        ("\na", "a"),
+        ("a\n", "a"),
+        ("a  b\n\n\nc", "a b\n\nc"),
+    ],
+)
+def test_clean_block_fast_path_never_skips_a_fix(raw: str, clean: str) -> None:
+    assert clean_block(raw) == clean
+
+
+def test_fold_d_changes_only_d_with_stroke() -> None:
+    assert fold_d("Đảng đoàn dân") == "Dảng doàn dân"
+
+
+def test_summarize_cleans_first_and_cuts_past_300() -> None:
+    assert summarize("  một  hai  ") == "một hai"
+    assert len(summarize("a" * 150 + " " + "b" * 150)) <= 300
+
+
+def test_to_local_is_ho_chi_minh_time() -> None:
+    local = to_local(datetime(2019, 8, 9, 9, 29, tzinfo=UTC))
+    assert (local.hour, local.tzinfo) == (16, LOCAL_TZ)
+
+
+def test_weekday_names_start_on_monday() -> None:
+    assert format_vi_date(datetime(2026, 11, 30, 1, tzinfo=UTC)).startswith("Thứ Hai,")
+    assert format_vi_date(datetime(2026, 11, 29, 1, tzinfo=UTC)).startswith("Chủ Nhật,")
+
+
+def test_fold_table_edges() -> None:
+    """Latin-1 from U+00C0, Latin Extended-A/B and Latin Extended Additional from U+1E00."""
+    assert fold("ÀḀ") == "aa"
+    assert fold("a\u0300") == "a"
+    assert fold("ǣẛ") == "ǣẛ"  # a base that is not ASCII: left as it is

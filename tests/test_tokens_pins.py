@@ -173,3 +173,34 @@ def test_the_app_loads_the_signing_key_once(app: App) -> None:
     assert app.signer is signer
     token = signer.sign("confirm", 3, EXPIRES)
     assert app.signer.verify(token, "confirm", now=EXPIRES) == 3
+
+
+def test_only_the_canonical_spelling_of_a_token_is_accepted() -> None:
+    """base64 would also read '+' and '/' for '-' and '_': one link, one spelling."""
+    signer = Signer(hashlib.sha256(SECRET.encode()).digest())
+    token = "AQIAAAAAAAAAKnDb2ICq3soJGNzmg0AD_Dt7fEej"
+    now = datetime(2029, 1, 1, tzinfo=UTC)
+    assert signer.verify(token, "unsubscribe", now=now) == 42
+    for bad in (token.replace("_", "/"), token + "==", None, 42):
+        with pytest.raises(TokenError, match="incomplete or malformed") as exc:
+            signer.verify(bad, "unsubscribe", now=now)  # type: ignore[arg-type]
+        assert exc.value.reason == "invalid"
+
+
+def test_expiry_is_clamped_to_32_bits() -> None:
+    signer = Signer(KEY)
+    far = base64.urlsafe_b64decode(signer.sign("confirm", 1, datetime(2200, 1, 1, tzinfo=UTC)))
+    assert far[10:14] == b"\xff\xff\xff\xff"
+    past = base64.urlsafe_b64decode(signer.sign("confirm", 1, datetime(1960, 1, 1, tzinfo=UTC)))
+    assert past[10:14] == b"\x00\x00\x00\x00"
+
+
+def test_key_file_in_new_nested_folders(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "secret.key"
+    assert len(bytes.fromhex(_create_key_file(path))) == 32
+
+
+def test_key_file_that_cannot_be_created_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "plain-file").write_text("x", encoding="ascii")
+    with pytest.raises(ConfigError, match="cannot create the signing key"):
+        _create_key_file(tmp_path / "plain-file" / "secret.key")
