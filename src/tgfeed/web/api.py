@@ -10,7 +10,6 @@ is harmless: the store answers "unchanged".
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from typing import Any
@@ -19,8 +18,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import ConfigError, IngestError, StoreError
+from ..errors import ConfigError, IngestError
 from ..importers import EXPORT_FIELDS, article_from_record
+from ..jobs.ingest import record_ingest, store_batch
 from ..model import Article, BatchResult, ItemResult
 from .common import get_app, token_ok
 
@@ -220,19 +220,12 @@ async def post_articles(request: Request) -> Response:
             {"error": f"{len(problems)} problem(s); nothing was stored", "problems": problems},
         )
     started = app.now()
-    try:
-        outcomes = app.store.articles.upsert(articles, now=app.now())
-    except StoreError as exc:
-        return _error(503, exc.message, "try again later")
     result = BatchResult()
-    items = [
-        ItemResult(art.url, res.outcome, art.id)
-        for art, res in zip(articles, outcomes, strict=True)
-    ]
-    for item in items:
-        result.add(item)
-    with contextlib.suppress(StoreError):  # the articles are stored; the record is a nicety
-        app.store.articles.record_run("api", result, started=started, finished=app.now())
+    items: list[ItemResult] = []
+    if not store_batch(app, [(art.url, art) for art in articles], result, on_item=items.append):
+        reason = result.failures[0].reason if result.failures else None
+        return _error(503, reason or "the store refused the batch", "try again later")
+    record_ingest(app, "api", result, started=started)
     return _json(
         200,
         {
