@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -159,6 +160,32 @@ def _type(value: Any) -> str:
     return names.get(type(value), "a number" if isinstance(value, int | float) else "a value")
 
 
+def _articles_from(
+    records: list[tuple[str, Any]], site: str, tz: ZoneInfo
+) -> tuple[list[Article], list[dict[str, str]]]:
+    """The articles of the body's records, or every problem of every record (with its
+    JSON path); the caller stores nothing when there is a problem."""
+    problems: list[dict[str, str]] = []
+    articles: list[Article] = []
+    for prefix, rec in records:
+        found = record_problems(rec, prefix)
+        if found:
+            problems.extend(found)
+            continue
+        try:
+            articles.append(article_from_record(rec, prefix or "article", site, tz))
+        except IngestError as exc:
+            message = exc.message
+            label = prefix or "article"
+            if message.startswith(label + ": "):
+                message = message[len(label) + 2 :]
+            m = _QUOTED_FIELD.search(message)
+            key = m[1] if m and m[1] in EXPORT_FIELDS else None
+            path = _path(prefix, key) if key else prefix or "(body)"
+            problems.append({"path": path, "message": message})
+    return articles, problems
+
+
 async def post_articles(request: Request) -> Response:
     refused = _auth(request)
     if refused is not None:
@@ -195,25 +222,7 @@ async def post_articles(request: Request) -> Response:
         records = [(f"[{i}]", rec) for i, rec in enumerate(body)]
     else:
         records = [("", body)]
-    problems: list[dict[str, str]] = []
-    articles: list[Article] = []
-    site = app.config.site.url
-    for prefix, rec in records:
-        found = record_problems(rec, prefix)
-        if found:
-            problems.extend(found)
-            continue
-        try:
-            articles.append(article_from_record(rec, prefix or "article", site, app.tz))
-        except IngestError as exc:
-            message = exc.message
-            label = prefix or "article"
-            if message.startswith(label + ": "):
-                message = message[len(label) + 2 :]
-            m = _QUOTED_FIELD.search(message)
-            key = m[1] if m and m[1] in EXPORT_FIELDS else None
-            path = _path(prefix, key) if key else prefix or "(body)"
-            problems.append({"path": path, "message": message})
+    articles, problems = _articles_from(records, app.config.site.url, app.tz)
     if problems:
         return _json(
             422,
