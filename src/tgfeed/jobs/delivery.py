@@ -36,6 +36,14 @@ Progress = Callable[[int, int], None]  # (done, total) after each recipient's fi
 LEASE_TTL = LEASE.ttl
 
 
+class _Group:
+    """The rows marked sent since the last commit, and whether their commit held."""
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+        self.committed = False
+
+
 class Delivery:
     """Sends a digest's pending ledger rows over ``mailer.concurrency`` workers."""
 
@@ -70,7 +78,7 @@ class Delivery:
         self._low_water = 0
         # Issued as of the digest's creation: a resent message is byte-identical.
         self._expires = record.created_at + timedelta(seconds=self.token_max_age)
-        self._batch: asyncio.Event | None = None
+        self._batch: _Group | None = None
         self._retries: set[asyncio.TimerHandle] = set()
         self.policy = RetryPolicy.of(self.smtp, mailer.where)
         self._outage_streak = 0  # pauses in a row since a message got through
@@ -169,6 +177,8 @@ class Delivery:
                     self._idle.clear()
                     try:
                         requeued = await self._deliver(item, queue)
+                    except StoreError as exc:  # the ledger cannot be written (disk full)
+                        self._abort(exc.message)  # stop before sending more
                     finally:
                         self._in_flight -= 1
                         if not self._in_flight:
@@ -229,7 +239,8 @@ class Delivery:
             reply = await self.mailer.send(self.env_from, [item.email], message)
         except MailError as exc:
             return self._failed(item, exc, queue)
-        await self._record_sent(sid, reply)
+        if not await self._record_sent(sid, reply):
+            return False
         self._outage_streak = 0
         self._finished(sent=True)
         return False
@@ -272,18 +283,20 @@ class Delivery:
         self._finished()
         return False
 
-    async def _record_sent(self, subscriber_id: int, reply: str) -> None:
+    async def _record_sent(self, subscriber_id: int, reply: str) -> bool:
         """Mark a row sent and wait until that is committed (group commit: rows
         accepted on other connections in the same loop turn share the commit).
-        Only then may this connection carry another message."""
+        Only then may this connection carry another message. False when the
+        commit failed: the run is aborted and the row stays pending."""
         self.ms.mark_sent(
             self.record.id, subscriber_id, reply=reply, now=self.app.now(), commit=False
         )
         batch = self._batch
         if batch is None:
-            batch = self._batch = asyncio.Event()
+            batch = self._batch = _Group()
             asyncio.get_running_loop().call_soon(self._commit)
-        await batch.wait()  # on a failed commit the run is aborted: no further sends
+        await batch.done.wait()
+        return batch.committed
 
     def _commit(self) -> None:
         batch, self._batch = self._batch, None
@@ -291,9 +304,12 @@ class Delivery:
             self.ms.commit()
         except StoreError as exc:  # disk full, I/O error: stop before sending more
             self._abort(exc.message)
+        else:
+            if batch is not None:
+                batch.committed = True
         finally:
             if batch is not None:
-                batch.set()
+                batch.done.set()
 
     async def _gate(self) -> None:
         """Wait out a pause after the relay became unreachable."""
