@@ -82,6 +82,11 @@ def test_small_delays_keep_their_schedule(delay: float) -> None:
     assert decide(DOWN, 0, 2, policy) == Pause(delay * 4)
 
 
+def test_lease_lasts_two_minutes_renewed_every_30_seconds() -> None:
+    """docs/digest.md: how long another host waits for a holder that stopped."""
+    assert LEASE == LeaseSchedule(ttl=timedelta(minutes=2), every=timedelta(seconds=30))
+
+
 def test_lease_is_renewed_well_before_it_expires() -> None:
     start = datetime(2026, 11, 30, tzinfo=UTC)
     assert not LEASE.due(start, start + LEASE.every)

@@ -68,6 +68,47 @@ def test_lease_is_renewed_during_a_long_run(
     assert seen == [None] * n  # every attempt to take over was refused
 
 
+def test_lease_is_renewed_through_an_outage_pause(
+    app_factory: Callable[..., App], clock: FixedClock
+) -> None:
+    """The relay goes away after the first message, and each reconnection takes
+    100 s on the app's clock: the pauses outlast the lease, which is renewed while
+    the workers wait, so another process asking for the week is refused."""
+    seen: list[object] = []
+    box: dict[str, App] = {}
+
+    def flaky(m: Moment) -> str | None:
+        if m.stage == "rcpt" and m.rcpt == "user0001@example.vn" and m.attempt == 1:
+            return "drop"  # the relay goes away: an outage, not this recipient's fault
+        if m.stage != "connect" or m.connection == 1:
+            return None
+        clock.advance(100)
+        other = open_store(box["app"].store.path or "")
+        try:
+            seen.append(
+                other.jobs.acquire_lease(
+                    digest_lease(WEEK), "other-host:1", now=clock(), ttl=LEASE_TTL
+                )
+            )
+        finally:
+            other.close()
+        return "drop" if m.connection <= 3 else None
+
+    with FaultyRelay(flaky) as relay:
+        smtp = relay.toml(connections=1, max_attempts=5, retry_delay=0.01)
+        app = box["app"] = app_factory(smtp, samples=True)
+        app.store.mail.bulk_add(
+            [(a, None, None) for a in sorted(addresses(3))],
+            now=app.now(),
+            status="active",
+            origin="test",
+        )
+        result = run(app)
+    assert result.status == "sent", result
+    assert len(seen) == 3  # three reconnections, 300 s of outage
+    assert seen == [None, None, None]  # every attempt to take over was refused
+
+
 def test_commit_failure_stops_the_run_and_keeps_rows_pending(
     app_factory: Callable[..., App],
 ) -> None:

@@ -193,6 +193,10 @@ class Delivery:
             self.sent_now += 1
         if self.progress:
             self.progress(self.done, self.total)
+        self._renew()
+
+    def _renew(self) -> None:
+        """Renew the sending lease when it is due (``jobs.retry.LEASE``)."""
         now = self.app.now()
         if LEASE.due(self._renewed, now):
             self._renewed = now
@@ -312,9 +316,12 @@ class Delivery:
                 batch.done.set()
 
     async def _gate(self) -> None:
-        """Wait out a pause after the relay became unreachable."""
+        """Wait out a pause after the relay became unreachable; a pause can outlast
+        the lease, so it is renewed meanwhile."""
+        every = LEASE.every.total_seconds()
         while (wait := self._resume_at - time.monotonic()) > 0:
-            await asyncio.sleep(wait)
+            await asyncio.sleep(min(wait, every))
+            self._renew()
 
     def _abort(self, reason: str) -> None:
         if not self._aborted.is_set():
