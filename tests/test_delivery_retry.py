@@ -84,7 +84,7 @@ def test_small_delays_keep_their_schedule(delay: float) -> None:
 
 def test_lease_lasts_two_minutes_renewed_every_30_seconds() -> None:
     """docs/digest.md: how long another host waits for a holder that stopped."""
-    assert LEASE == LeaseSchedule(ttl=timedelta(minutes=2), every=timedelta(seconds=30))
+    assert LeaseSchedule(ttl=timedelta(minutes=2), every=timedelta(seconds=30)) == LEASE
 
 
 def test_lease_is_renewed_well_before_it_expires() -> None:

@@ -109,6 +109,43 @@ def test_lease_is_renewed_through_an_outage_pause(
     assert seen == [None, None, None]  # every attempt to take over was refused
 
 
+def test_a_sender_that_lost_its_lease_stops(
+    app_factory: Callable[..., App], clock: FixedClock
+) -> None:
+    """The sender stalls longer than the lease over the 3rd message, and another
+    process takes the week over meanwhile: the first stops at its next renewal
+    instead of sending beside the new holder."""
+    n = 10
+    taken: list[object] = []
+    box: dict[str, App] = {}
+
+    def stall(address: str, attempt: int) -> None:
+        if address == "user0002@example.vn":
+            clock.advance(LEASE_TTL.total_seconds() + 60)
+            other = open_store(box["app"].store.path or "")
+            try:
+                taken.append(
+                    other.jobs.acquire_lease(
+                        digest_lease(WEEK), "other-host:1", now=clock(), ttl=LEASE_TTL
+                    )
+                )
+            finally:
+                other.close()
+        return None
+
+    server = SmtpServer(stall).start()
+    try:
+        app = box["app"] = make_app(app_factory, server, n=n, connections=1)
+        result = run(app)
+    finally:
+        server.stop()
+    assert taken and taken[0] is not None  # the other process got the week
+    assert result.status == "incomplete", result
+    assert result.error and "lease" in result.error
+    assert len(server.received) == 3 and result.sent == 3  # nothing sent after losing it
+    assert app.store.jobs.lease_holder(digest_lease(WEEK), clock()) == "other-host:1"
+
+
 def test_commit_failure_stops_the_run_and_keeps_rows_pending(
     app_factory: Callable[..., App],
 ) -> None:

@@ -196,13 +196,16 @@ class Delivery:
         self._renew()
 
     def _renew(self) -> None:
-        """Renew the sending lease when it is due (``jobs.retry.LEASE``)."""
+        """Renew the sending lease when it is due (``jobs.retry.LEASE``); stop if
+        another process took it over meanwhile (this one stalled past the lease):
+        two senders must never run side by side."""
         now = self.app.now()
         if LEASE.due(self._renewed, now):
             self._renewed = now
-            self.app.store.jobs.renew_lease(
-                digest_lease(self.record.week), self.owner, now=now, ttl=LEASE.ttl
-            )
+            lease = digest_lease(self.record.week)
+            if not self.app.store.jobs.renew_lease(lease, self.owner, now=now, ttl=LEASE.ttl):
+                holder = self.app.store.jobs.lease_holder(lease, now) or "another process"
+                self._abort(f"the sending lease was taken over by {holder}, which goes on")
 
     def _later(self, delay: float, queue: asyncio.Queue[Recipient], item: Recipient) -> None:
         """Put ``item`` back after ``delay`` seconds; it stays unfinished meanwhile."""
