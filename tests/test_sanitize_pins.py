@@ -181,3 +181,28 @@ def test_allowed_tags_and_attributes() -> None:
     assert allowed_attributes("img") == {"src", "alt", "title", "width", "height"}
     assert allowed_attributes("td") == {"colspan", "rowspan"}
     assert allowed_attributes("p") == frozenset()
+
+
+def test_a_leading_combining_mark_of_any_text_node_is_a_reference() -> None:
+    """Marks that compose with nothing before them (U+0301 after ">") too, and the
+    very first text node, which has no tag before it here but may get one when the
+    fragment is put into a page."""
+    assert sanitize_html("<p><b>x</b>\u0301y</p>") == "<p><b>x</b>&#x301;y</p>"
+    assert sanitize_html("\u0301a<b>x</b>") == "&#x301;a<b>x</b>"
+    assert settle_markup("\u0301a") == "&#x301;a"
+    assert settle_markup("<p>Tây</p>\u0300") == "<p>Tây</p>&#x300;"
+
+
+def test_settle_markup_keeps_the_text_after_the_last_tag() -> None:
+    assert settle_markup("a<b>b</b>c\x01") == "a<b>b</b>c"
+    assert settle_markup("<i>Tây</i> Ninh\x02") == "<i>Tây</i> Ninh"
+
+
+def test_settle_markup_turns_carriage_returns_into_line_breaks() -> None:
+    assert settle_markup("a\r\nb\rc") == "a\nb\nc"
+    assert settle_markup("Tây\rNinh") == "Tây\nNinh"
+
+
+def test_lone_surrogates_are_removed_before_nh3() -> None:
+    """nh3 cannot take them at all: they are removed from the source first."""
+    assert sanitize_html("<p>a\ud800b\udfffc</p>") == "<p>abc</p>"

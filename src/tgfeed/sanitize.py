@@ -144,7 +144,7 @@ def _settled(markup: str) -> bool:
     else:
         if not unicodedata.is_normalized("NFC", markup) or clean(markup) != markup:
             return False
-        for part in markup.split(">")[1:]:
+        for part in markup.split(">"):  # the text after each tag, and before the first
             if part and unicodedata.category(part[0])[0] == "M":
                 return False
     return "\r" not in markup
