@@ -135,6 +135,7 @@ def test_missed_run_within_grace_runs_once(
 ) -> None:
     clock.value = MONDAY_7 - timedelta(days=2)
     app = app_factory(DIGEST_ONLY, samples=True)
+    app.store.mail.add_subscriber("ban.doc@example.vn", now=app.now(), status="active")
     _start_and_settle(app)  # the service first knows the job on Saturday
     clock.value = MONDAY_7 + timedelta(hours=2)  # down at 07:00, back at 09:00
     _start_and_settle(app)

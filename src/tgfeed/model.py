@@ -110,7 +110,18 @@ class SearchHit:
 
 Status = Literal["pending", "active", "unsubscribed", "bounced"]
 STATUSES: tuple[Status, ...] = ("pending", "active", "unsubscribed", "bounced")
-DigestStatus = Literal["sending", "sent", "skipped"]
+# A week's lifecycle (docs/digest.md "States"): draft → approved → sending → sent,
+# or skipped / held / rejected, which a later send re-evaluates.
+DigestStatus = Literal["draft", "approved", "sending", "sent", "skipped", "held", "rejected"]
+DIGEST_STATUSES: tuple[DigestStatus, ...] = (
+    "draft",
+    "approved",
+    "sending",
+    "sent",
+    "skipped",
+    "held",
+    "rejected",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +151,22 @@ class DigestRecord:
     failed: int
     created_at: datetime
     finished_at: datetime | None
+    deadline_at: datetime | None = None  # approval: when digest.on_deadline applies
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEvent:
+    """One row of a week's append-only audit trail: a state change, who, when, why."""
+
+    id: int
+    week: str
+    from_status: str | None  # None: the week's first record
+    to_status: str
+    actor: str  # "scheduler", "cli:<user>", an approver's address, "web"
+    reason: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,13 +29,25 @@ from ..mail import envelope_from, sender_of
 from ..model import DigestRecord
 from ..procs import holder_id
 from ..store import digest_lease
+from ..store.digest_states import Bodies
 from ..text import last_complete_week
 from ..tokens import placeholder
 from .delivery import LEASE_TTL, Delivery, Progress
 
 log = logging.getLogger(__name__)
 
-Status = Literal["sent", "incomplete", "skipped", "already-done", "disabled", "dry-run", "test"]
+Status = Literal[
+    "sent",
+    "incomplete",
+    "skipped",
+    "no-recipients",
+    "held",
+    "draft",
+    "already-done",
+    "disabled",
+    "dry-run",
+    "test",
+]
 
 PREVIEW_ADDRESS = "nguoi.nhan@example.vn"
 
@@ -126,46 +138,130 @@ async def send_digest(
     to: str | None = None,
     fire_time: datetime | None = None,
     progress: Progress | None = None,
+    actor: str = "tgfeed",
+    stale: str | None = None,
 ) -> DigestResult:
     """Send (or resume) the digest of ``week`` — by default the last complete week
     before ``fire_time`` (or now). ``to``: a test send to one address, which never
-    counts as the week's run. ``dry_run``: render and count, send and write nothing."""
+    counts as the week's run. ``dry_run``: render and count, send and write nothing.
+    ``stale``: why the sources are not fresh (the scheduled run): the week is held.
+    A week that is skipped, held or rejected is re-evaluated (docs/digest.md)."""
     week = check_week(week, app) if week else last_complete_week(fire_time or app.now(), app.tz)
     if to is not None:
         return await _test_send(app, week, to)
     ms = app.store.mail
     record = ms.digest(week)
-    if record is not None and record.status != "sending":
+    if record is not None and record.status == "sent":
         return _result(record, "already-done", ms.delivery_counts(record.id))
-    if record is None:
-        if not app.config.digest.enabled and not dry_run:
-            return DigestResult(week, "disabled", error="[digest] enabled = false")
-        selection, rendered = compose(app, week)
-        if selection.empty and not app.config.digest.send_empty:
-            if not dry_run:
-                ms.skip_digest(week, subject=rendered.subject, now=app.now())
-            return DigestResult(week, "skipped", rendered.subject)
+    if record is not None and record.status == "draft":
+        from .digest_approval import awaiting
+
+        return await awaiting(app, record, dry_run=dry_run, progress=progress)
+    if record is not None and record.status in ("approved", "sending"):
         if dry_run:
-            return DigestResult(
-                week,
-                "dry-run",
-                rendered.subject,
-                articles=selection.count,
-                recipients=ms.count_subscribers()["active"],
+            return _result(record, "dry-run", ms.delivery_counts(record.id))
+        return await deliver(app, record, progress, actor=actor)
+    if not app.config.digest.enabled and not dry_run:
+        return DigestResult(week, "disabled", error="[digest] enabled = false")
+    if stale is not None and not dry_run:
+        return await hold(app, week, stale, actor=actor)
+    return await _evaluate(app, week, dry_run=dry_run, progress=progress, actor=actor)
+
+
+async def _evaluate(
+    app: App, week: str, *, dry_run: bool, progress: Progress | None, actor: str
+) -> DigestResult:
+    """A week with no digest yet (or skipped, held, rejected): compose it and decide."""
+    ms = app.store.mail
+    selection, rendered = compose(app, week)
+    empty = Bodies(rendered.subject, 0)
+    if selection.empty and not app.config.digest.send_empty:
+        if not dry_run:
+            ms.prepare_digest(
+                week, "skipped", empty, actor=actor, reason="no articles", now=app.now()
             )
-        record, _ = ms.start_digest(
-            week,
-            subject=rendered.subject,
-            article_count=selection.count,
-            mail_html=rendered.html,
-            mail_text=rendered.text,
-            web_html=rendered.web_html,
-            web_text=rendered.web_text,
-            now=app.now(),
+        return DigestResult(week, "skipped", rendered.subject)
+    active = ms.count_subscribers()["active"]
+    if dry_run:
+        return DigestResult(
+            week, "dry-run", rendered.subject, articles=selection.count, recipients=active
         )
-        log.info("digest %s: %d recipients snapshotted", week, record.recipients)
-    elif dry_run:
-        return _result(record, "dry-run", ms.delivery_counts(record.id))
+    if active == 0:
+        return await no_recipients(app, week, empty, actor=actor, articles=selection.count)
+    bodies = Bodies(
+        rendered.subject,
+        selection.count,
+        rendered.html,
+        rendered.text,
+        rendered.web_html,
+        rendered.web_text,
+    )
+    if app.config.digest.approval:
+        from .digest_approval import draft
+
+        return await draft(app, week, bodies, actor=actor)
+    record = ms.prepare_digest(
+        week, "sending", bodies, actor=actor, reason="", now=app.now(), snapshot=True
+    )
+    if record is None:  # another process moved the week meanwhile
+        return await send_digest(app, week=week, progress=progress, actor=actor)
+    log.info("digest %s: %d recipients snapshotted", week, record.recipients)
+    return await deliver(app, record, progress, actor=actor)
+
+
+async def no_recipients(
+    app: App, week: str, bodies: Bodies, *, actor: str, articles: int
+) -> DigestResult:
+    """Articles but no active subscriber: recorded as skipped, the admin alerted."""
+    reason = "no recipients: no active subscriber"
+    app.store.mail.prepare_digest(
+        week, "skipped", bodies, actor=actor, reason=reason, now=app.now()
+    )
+    await digest_alert(
+        app,
+        week,
+        f"[tgfeed] Bản tin {week} chưa gửi: không có người nhận",
+        f"Bản tin tuần {week} có {articles} tin nhưng không có người đăng ký nào đang hoạt động, "
+        "nên chưa gửi cho ai.\n\nThêm người nhận (tgfeed subscribers add … --active hoặc "
+        f"tgfeed subscribers import …), rồi chạy: tgfeed digest send --week {week}\n",
+    )
+    return DigestResult(week, "no-recipients", bodies.subject, articles=articles, error=reason)
+
+
+async def hold(app: App, week: str, reason: str, *, actor: str) -> DigestResult:
+    """Stale sources: the week is held (not sent, not skipped) and the admin alerted."""
+    app.store.mail.prepare_digest(
+        week, "held", Bodies("", 0), actor=actor, reason=reason, now=app.now()
+    )
+    log.warning("digest %s held: %s", week, reason)
+    await digest_alert(
+        app,
+        week,
+        f"[tgfeed] Bản tin {week} đang tạm giữ",
+        f"Bản tin tuần {week} chưa được gửi vì nguồn tin chưa cập nhật: {reason}.\n\n"
+        "tgfeed sẽ thử lại trong thời gian cho phép (misfire_grace) của công việc. "
+        f"Khi nguồn tin đã sửa, có thể gửi ngay: tgfeed digest send --week {week}\n",
+    )
+    return DigestResult(week, "held", error=reason)
+
+
+async def digest_alert(app: App, week: str, subject: str, text: str) -> bool:
+    """An alert about one week (throttled per week and subject, like job alerts)."""
+    from ..scheduler.runner import alert
+
+    return await alert(app, f"digest:{week}:{subject[:40]}", subject, text)
+
+
+async def deliver(
+    app: App, record: DigestRecord, progress: Progress | None, *, actor: str
+) -> DigestResult:
+    """Send the week's pending ledger rows under the week's lease."""
+    ms, week = app.store.mail, record.week
+    if record.status == "approved":
+        moved = ms.transition(
+            week, "sending", expect=("approved",), actor=actor, reason="", now=app.now()
+        )
+        record = moved or record
     html, text = ms.mail_bodies(record.id)
     template = message_template(
         app, week, subject=record.subject, html=html, text=text, date=record.created_at
@@ -175,11 +271,8 @@ async def send_digest(
     jobs, lease = app.store.jobs, digest_lease(week)
     grant = jobs.acquire_lease(lease, owner, now=app.now(), ttl=LEASE_TTL)
     if grant is None:
-        raise MailError(
-            f"digest {week} is being sent by another process "
-            f"({jobs.lease_holder(lease, app.now())})",
-            hint="wait for it to finish; the digest status shows the progress",
-        )
+        await mailer.aclose()
+        raise WeekBusy(week, jobs.lease_holder(lease, app.now()))
     if grant.previous:
         log.warning("digest %s: taking over from %s, which stopped", week, grant.previous)
     delivery = Delivery(app, ms, record, template, mailer, app.signer, progress, owner)
@@ -192,7 +285,7 @@ async def send_digest(
         ms.commit()  # whatever the loop staged, even if it was interrupted
         await mailer.aclose()
         jobs.release_lease(lease, owner)
-    counts = ms.finish_digest(record.id, now=app.now())
+    counts = ms.finish_digest(record.id, now=app.now(), actor=actor)
     error = error or delivery.abort_reason
     status: Status = "sent" if counts["pending"] == 0 else "incomplete"
     log.info(
@@ -204,6 +297,16 @@ async def send_digest(
         f"; stopped: {error}" if error else "",
     )
     return _result(record, status, counts, sent_now=delivery.sent_now, error=error)
+
+
+class WeekBusy(MailError):
+    """Another process holds the week's lease (sending or resending it)."""
+
+    def __init__(self, week: str, holder: str | None) -> None:
+        super().__init__(
+            f"digest {week} is busy: another process ({holder or 'unknown'}) is sending it",
+            hint=f"wait for it to finish; `tgfeed digest status --week {week}` shows the progress",
+        )
 
 
 async def _test_send(app: App, week: str, to: str) -> DigestResult:

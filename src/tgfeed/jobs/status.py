@@ -29,6 +29,7 @@ def schedule_status(app: App) -> dict[str, Any]:
             "trigger": describe(job),
             "enabled": job.enabled,
             "misfire_grace": job.misfire_grace,
+            "after": job.after,
             "next": [iso_local(t, tz) for t in next_fire_times(job, tz, now)]
             if job.enabled
             else [],

@@ -82,9 +82,14 @@ async def _build_feeds(app: App, job: JobConfig, scheduled: datetime | None, dry
 
 async def _send_digest(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
     from ..jobs.digest import send_digest
+    from ..jobs.freshness import stale_reason
 
     # The week comes from the scheduled fire time: a late run sends the right week.
-    return await send_digest(app, fire_time=scheduled or app.now(), dry_run=dry)
+    # Its ``after`` jobs have just run: stale sources hold the week (and it is retried).
+    stale = stale_reason(app, job) if job.after or app.config.digest.max_source_age else None
+    return await send_digest(
+        app, fire_time=scheduled or app.now(), dry_run=dry, actor="scheduler", stale=stale
+    )
 
 
 async def _crawl(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
@@ -130,6 +135,9 @@ async def run_job(
         known = ", ".join(sorted(app.config.schedule.jobs)) or "none"
         raise TgfeedError(f"no job named {name!r}", hint=f"jobs in [schedule.jobs]: {known}")
     js = app.store.jobs
+    if trigger != "resume":  # a resumed run finishes what it started
+        for dep in job.after:  # e.g. the crawl the digest must not run without
+            await run_job(app, dep, trigger=f"before {name}", scheduled_at=None, dry_run=dry_run)
     run_id = js.start_run(name, job.kind, trigger, scheduled_at, app.now(), dry_run)
     try:
         result = await KINDS[job.kind](app, job, scheduled_at, dry_run)
@@ -161,7 +169,10 @@ async def run_job(
             _failure_text(app, name, job, scheduled_at, error),
         )
         return RunOutcome(name, run_id, "failed", summary, error)
-    outcome = "skipped" if status == "skipped" else "ok"
+    if status == "held":  # stale sources: alerted by the digest; the scheduler retries
+        js.finish_run(run_id, "held", app.now(), summary, error=summary_error(summary))
+        return RunOutcome(name, run_id, "held", summary, summary_error(summary))
+    outcome = "skipped" if status in ("skipped", "no-recipients") else "ok"
     js.finish_run(run_id, outcome, app.now(), summary)
     log.info("job %s %s: %s", name, outcome, summary)
     return RunOutcome(name, run_id, outcome, summary, None)
