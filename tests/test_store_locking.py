@@ -157,6 +157,7 @@ READS = {
         "deliveries",
         "events",
         "has_draft",
+        "draft_web_html",
         "drafts",
         "delivery_status",
         "manual_copies",

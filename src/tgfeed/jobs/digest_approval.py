@@ -196,8 +196,10 @@ async def approve_week(
     actor: str,
     reason: str = "",
     progress: Progress | None = None,
+    send: bool = True,
 ) -> Decision:
-    """Approve the week's draft (or a week held at its deadline) and send it."""
+    """Approve the week's draft (or a week held at its deadline) and send it
+    (``send=False``: the caller sends it, e.g. after the web response)."""
     ms = app.store.mail
     record = ms.digest(week)
     refused = _unchanged(record, week, app)
@@ -222,6 +224,8 @@ async def approve_week(
     if moved is None:  # someone else moved it meanwhile
         again = _unchanged(ms.digest(week), week, app)
         return again or Decision(week, "unchanged", f"{week}: changed meanwhile", "")
+    if not send:
+        return Decision(week, "approved", f"{week}: approved by {actor}", moved.status)
     result = await send_digest(app, week=week, progress=progress, actor=actor)
     return Decision(week, "approved", f"{week}: approved by {actor}", result.status, result)
 

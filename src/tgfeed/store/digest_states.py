@@ -153,6 +153,10 @@ class DigestStatesMixin(DigestsMixin):
             self._db.value("SELECT mail_html != '' FROM digests WHERE id = ?", (digest_id,))
         )
 
+    def draft_web_html(self, digest_id: int) -> str:
+        """The web form of a week's draft, for the approver's preview."""
+        return str(self._db.value("SELECT web_html FROM digests WHERE id = ?", (digest_id,)) or "")
+
     def drafts(self) -> list[DigestRecord]:
         """Weeks waiting for approval, for the scheduler's deadline timers."""
         return [d for d in self.digests(limit=20) if d.status == "draft"]
