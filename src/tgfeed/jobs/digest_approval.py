@@ -27,7 +27,7 @@ from ..model import DigestRecord
 from ..store.digest_states import Bodies
 from ..text import format_vi_datetime
 from .delivery import Progress
-from .digest import DigestResult, digest_alert, message_template, no_recipients, send_digest
+from .digest_core import DigestResult, deliver, digest_alert, message_template, no_recipients
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,8 @@ async def draft(app: App, week: str, bodies: Bodies, *, actor: str) -> DigestRes
     record = app.store.mail.prepare_digest(
         week, "draft", bodies, actor=actor, reason=reason, now=now, deadline_at=deadline
     )
-    if record is None:
-        return await send_digest(app, week=week, actor=actor)
+    if record is None:  # another process moved the week meanwhile
+        return DigestResult(week, "already-done", bodies.subject, error="changed meanwhile")
     mailed = await mail_approvers(app, record)
     log.info("digest %s: draft mailed to %d approver(s)", week, mailed)
     return DigestResult(
@@ -226,7 +226,7 @@ async def approve_week(
         return again or Decision(week, "unchanged", f"{week}: changed meanwhile", "")
     if not send:
         return Decision(week, "approved", f"{week}: approved by {actor}", moved.status)
-    result = await send_digest(app, week=week, progress=progress, actor=actor)
+    result = await deliver(app, moved, progress, actor=actor)
     return Decision(week, "approved", f"{week}: approved by {actor}", result.status, result)
 
 

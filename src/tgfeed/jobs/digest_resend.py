@@ -21,7 +21,7 @@ from ..mail import envelope_from
 from ..procs import holder_id
 from ..store import digest_lease
 from .delivery import LEASE_TTL, Progress
-from .digest import DigestResult, WeekBusy, deliver, message_template
+from .digest_core import DigestResult, WeekBusy, deliver, message_template
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..jobs.alerts import alert
 from ..text import format_vi_datetime, iso_local, parse_iso_datetime
-from .runner import RunOutcome, alert
+from .runner import RunOutcome
 
 if TYPE_CHECKING:
     from .service import SchedulerService

@@ -19,6 +19,7 @@ from typing import Any
 from ..app import App
 from ..config import JobConfig
 from ..errors import TgfeedError
+from ..jobs.alerts import alert as alert
 from ..model import BatchResult
 from ..text import format_vi_datetime, iso_local
 
@@ -193,25 +194,6 @@ def _failure_text(
         f"Máy chủ: {socket.gethostname()}\n"
         f"Xem chi tiết: {app.config.site.public_url}/admin/status hoặc `tgfeed status`.\n"
     )
-
-
-async def alert(app: App, job: str, subject: str, text: str) -> bool:
-    """Email admin.alert_to, at most once per job per alert_interval; never raises."""
-    to = list(app.config.admin.alert_to)
-    if not to:
-        return False
-    interval = timedelta(seconds=app.config.admin.alert_interval)
-    if not app.store.jobs.alert_due(job, app.now(), interval):
-        log.info("alert for %s suppressed (one per %s)", job, interval)
-        return False
-    try:
-        from ..mail import send_simple
-
-        await send_simple(app, to, subject, text)
-    except Exception as exc:
-        log.error("could not send the alert for %s: %s", job, exc)
-        return False
-    return True
 
 
 async def record_missed(
