@@ -4,8 +4,13 @@ hold the week, approval gates delivery, resend reaches only those who lack it.""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import shutil
+import subprocess
+import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -18,13 +23,14 @@ from click.testing import CliRunner, Result
 
 from tgfeed.app import App
 from tgfeed.cli import cli
+from tgfeed.jobs.digest import send_digest
 from tgfeed.procs import holder_id
 from tgfeed.store import digest_lease
 from tgfeed.store.digest_states import Bodies
 from tgfeed.web.server import create_app
 
-from .conftest import SAMPLES, FixedClock
-from .smtp_server import SmtpServer, running_server
+from .conftest import ROOT, SAMPLES, FixedClock
+from .smtp_server import Recorder, SmtpServer, running_server
 
 _smtp_server = pytest.fixture(name="smtp_server")(running_server)
 
@@ -411,3 +417,55 @@ def test_status_prints_states_and_subjects_literally(app: App) -> None:
     assert "cli:[x]" in r.output
     r = tgfeed(app, "digest", "status")
     assert "[Thử] Bản tin [bold]48[/bold]" in r.output
+
+
+class GatedRecorder(Recorder):
+    """Holds every message at DATA until ``gate`` opens; ``entered`` says one arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.entered.set()
+        await asyncio.get_running_loop().run_in_executor(None, self.gate.wait, 300)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_e_two_processes_resending_the_same_week_one_does_it_the_other_is_busy(
+    app_factory: Callable[..., App], tmp_path: Path
+) -> None:
+    server = SmtpServer()
+    handler = server.handler = GatedRecorder()
+    server.start()
+    try:
+        app = app_factory(server.toml(timeout=60), samples=True)
+        subscribers(app, "a@example.vn")
+        handler.gate.set()
+        asyncio.run(send_digest(app, week=WEEK))
+        handler.gate.clear()
+        handler.entered.clear()
+        new = [f"moi.{i}@example.vn" for i in range(5)]
+        subscribers(app, *new)
+        config = str(tmp_path / "config.toml")
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200"}
+        cmd = [sys.executable, "-m", "tgfeed", "--config", config, "digest", "resend"]
+        args = ["--week", WEEK, "--new-subscribers"]
+        first = subprocess.Popen(
+            [*cmd, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert handler.entered.wait(300), "the first resend never reached the relay"
+        second = subprocess.run(
+            [*cmd, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        handler.gate.set()
+        out, _ = first.communicate(timeout=120)
+    finally:
+        handler.gate.set()
+        server.stop()
+    assert second.returncode == 1 and f"digest {WEEK} is busy" in second.stderr, second
+    assert first.returncode == 0 and "5 sent now" in out, out
+    assert copies(server) == Counter(["a@example.vn", *new])
+    resends = [e for e in app.store.mail.events(WEEK) if "resend #" in e.reason]
+    assert len(resends) == 1
