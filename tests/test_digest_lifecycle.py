@@ -5,6 +5,7 @@ hold the week, approval gates delivery, resend reaches only those who lack it.""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -112,6 +113,12 @@ def test_b_no_subscribers_is_not_sent_and_alerts_then_sends(
     assert copies(smtp_server) == Counter()
     r = tgfeed(app, "digest", "status", "--week", WEEK)
     assert f"{WEEK} [skipped]" in r.output and "no recipients" in r.output
+
+    r = tgfeed(app, "status", "--json")  # the same object as /admin/status?format=json
+    week = json.loads(r.output)["digest_week"]
+    assert (week["week"], week["status"]) == (WEEK, "skipped")
+    assert week["history"][0]["reason"].startswith("no recipients")
+    assert week["history"][0]["at"].endswith("+07:00")
 
     subscribers(app, "a@example.vn", "b@example.vn")
     r = tgfeed(app, "digest", "send", "--week", WEEK)
