@@ -259,7 +259,10 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 15) -> bool:
 
 
 def test_d_approval_draft_to_approvers_then_one_copy_each_after_a_post(
-    app_factory: Callable[..., App], smtp_server: SmtpServer, web: Callable[[App], str]
+    app_factory: Callable[..., App],
+    smtp_server: SmtpServer,
+    web: Callable[[App], str],
+    clock: FixedClock,
 ) -> None:
     app, everyone = approval_app(app_factory, smtp_server)
     r = tgfeed(app, "digest", "send", "--week", WEEK)
@@ -295,6 +298,11 @@ def test_d_approval_draft_to_approvers_then_one_copy_each_after_a_post(
     assert copies(smtp_server, exclude=(ADMIN, APPROVER)) == Counter(everyone)
     r = tgfeed(app, "digest", "status", "--week", WEEK)
     assert f"{WEEK} [sent]" in r.output and APPROVER in r.output
+
+    clock.advance(8 * 86400)  # the approver link works 7 days
+    late = httpx.post(base + path, data={"action": "reject", "reason": "muộn"}, timeout=10)
+    assert late.status_code == 400 and "hết hạn" in late.text
+    assert app.store.mail.digest(WEEK).status == "sent"  # type: ignore[union-attr]
 
 
 def test_d_deadline_send(

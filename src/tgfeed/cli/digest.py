@@ -196,6 +196,15 @@ def check_digest(config: Config) -> tuple[list[str], list[str]]:
         + f"; up to {d.max_items} articles; from {config.mail.from_address}"
         + (f", DKIM {dkim.selector}._domainkey.{dkim.domain}" if dkim else "")
     ]
+    if d.approval:
+        lines.append(
+            f"digest approval: by {', '.join(d.approvers)}"
+            + (
+                f"; at {d.approval_deadline} nobody having approved: {d.on_deadline}"
+                if d.approval_deadline
+                else "; no deadline"
+            )
+        )
     return problems, lines
 
 
