@@ -127,6 +127,22 @@ def test_b_no_subscribers_is_not_sent_and_alerts_then_sends(
     assert app.store.mail.digest(WEEK).status == "sent"  # type: ignore[union-attr]
 
 
+def test_b_a_new_reason_to_skip_is_recorded_a_repeated_one_is_not(
+    app_factory: Callable[..., App], smtp_server: SmtpServer
+) -> None:
+    app = app_factory(smtp_server.toml())
+    tgfeed(app, "digest", "send", "--week", WEEK)
+    tgfeed(app, "digest", "send", "--week", WEEK)  # still nothing: no second row
+    tgfeed(app, "import", "-q", str(SAMPLES))
+    tgfeed(app, "digest", "send", "--week", WEEK)  # articles now, still nobody to send to
+    events = app.store.mail.events(WEEK)
+    assert [(e.from_status, e.to_status) for e in events] == [
+        (None, "skipped"),
+        ("skipped", "skipped"),
+    ]
+    assert [e.reason.split(":")[0] for e in events] == ["no articles", "no recipients"]
+
+
 # -- (c) fresh sources first ----------------------------------------------------
 
 

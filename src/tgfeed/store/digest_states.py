@@ -51,8 +51,8 @@ class DigestStatesMixin(DigestsMixin):
         """Create the week's row in ``status``, or reuse a row in a re-evaluable
         state (its content replaced). ``snapshot``: the active subscribers become the
         ledger, in the same transaction. None when the week is in another state
-        (another process moved it meanwhile). Staying in the same state writes no
-        audit row."""
+        (another process moved it meanwhile). Staying in the same state for the
+        same reason writes no audit row (a held week retried every 15 minutes)."""
         now_s = utc_iso(now)
         done = status in REEVALUATE
         values = (
@@ -91,10 +91,16 @@ class DigestStatesMixin(DigestsMixin):
             if snapshot:
                 n = self._snapshot(digest_id, now_s)
                 reason = reason or f"{n} recipients"
-            if existing is None or existing.status != status:
-                before = existing.status if existing else None
+            before = existing.status if existing else None
+            if before != status or self._last_reason(week) != reason:
                 record_event(self._db, week, before, status, actor=actor, reason=reason, now=now)
         return self.digest(week)
+
+    def _last_reason(self, week: str) -> str | None:
+        value = self._db.value(
+            "SELECT reason FROM digest_events WHERE week = ? ORDER BY id DESC LIMIT 1", (week,)
+        )
+        return str(value) if value is not None else None
 
     def _snapshot(self, digest_id: int, now_s: str) -> int:
         n = self._db.execute(
