@@ -9,6 +9,7 @@ from . import digest as _digest  # noqa: F401  isort: skip
 from . import schedule as _schedule  # noqa: F401  isort: skip
 from . import sources as _sources  # noqa: F401  isort: skip
 from . import subscribers as _subscribers  # noqa: F401  isort: skip
+from . import users as _users  # noqa: F401  isort: skip
 from ..private import apply_umask
 from .base import cli, console
 
