@@ -51,13 +51,13 @@ class AccountError(TgfeedError):
 
 
 def allowed(role: str, permission: Permission) -> bool:
-    return role in ALLOWED and permission in ALLOWED[role]  # type: ignore[index]
+    return role in ALLOWED and permission in ALLOWED[role]
 
 
 def check_role(role: str) -> Role:
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r}", hint="roles: " + ", ".join(ROLES))
-    return role  # type: ignore[return-value]
+    return role
 
 
 def check_name(name: str) -> str:

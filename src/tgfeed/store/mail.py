@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .db import Database, Db, Migrations, guarded
 from .digests import DigestsMixin
+from .lookup import LookupMixin
 
 migrations = Migrations("tgfeed.mail")
 
@@ -72,7 +73,7 @@ def m001_mail(db: Database) -> None:
 
 
 @guarded
-class MailRepo(DigestsMixin):
+class MailRepo(DigestsMixin, LookupMixin):
     """Subscribers, digests and deliveries over the store's one connection."""
 
     def __init__(self, db: Db) -> None:

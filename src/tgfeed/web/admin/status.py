@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import ConfigError
-from ..jobs.status import collect_status
-from .common import SECURITY_HEADERS, error_page, get_app, page, token_ok
+from ...errors import ConfigError
+from ...jobs.status import collect_status
+from ..common import SECURITY_HEADERS, error_page, get_app, page, token_ok
 
 
 async def admin_status(request: Request) -> Response:
