@@ -9,6 +9,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -118,3 +119,34 @@ def progress(
                 bar.advance(task, advance)
 
         yield update
+
+
+class ByteEstimate:
+    """Bytes read so far, for an import's progress bar: a page file counts its size
+    when it is done; an item of a JSON Lines or CSV file (labelled ``path:line``)
+    counts its share of the file (size / lines), so the bar moves by bytes."""
+
+    def __init__(self, files: Sequence[Path]) -> None:
+        self.sizes: dict[str, tuple[int, int]] = {}
+        for path in files:
+            try:
+                size = path.stat().st_size
+                lines = _count_lines(path) if path.suffix in (".jsonl", ".csv") else 1
+            except OSError:
+                continue
+            self.sizes[str(path)] = (size, max(1, lines))
+        self.total = sum(size for size, _ in self.sizes.values())
+
+    def of(self, label: str) -> int:
+        name, _, line = label.rpartition(":")
+        key = name if line.isdigit() and name in self.sizes else label
+        size, lines = self.sizes.get(key, (0, 1))
+        return size // lines
+
+
+def _count_lines(path: Path) -> int:
+    n = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            n += chunk.count(b"\n")
+    return n

@@ -129,6 +129,8 @@ async def run_job(
     if job is None:
         known = ", ".join(sorted(app.config.schedule.jobs)) or "none"
         raise TgfeedError(f"no job named {name!r}", hint=f"jobs in [schedule.jobs]: {known}")
+    if dry_run:
+        return await dry_run_job(app, name, job, scheduled_at)
     js = app.store.jobs
     run_id = js.start_run(name, job.kind, trigger, scheduled_at, app.now(), dry_run)
     try:
@@ -165,6 +167,21 @@ async def run_job(
     js.finish_run(run_id, outcome, app.now(), summary)
     log.info("job %s %s: %s", name, outcome, summary)
     return RunOutcome(name, run_id, outcome, summary, None)
+
+
+async def dry_run_job(
+    app: App, name: str, job: JobConfig, scheduled_at: datetime | None
+) -> RunOutcome:
+    """A dry run: the job does everything but send or write, and the run itself is
+    not recorded either (it is nobody's last run, and alerts nobody)."""
+    try:
+        result = await KINDS[job.kind](app, job, scheduled_at, True)
+    except Exception as exc:
+        error = exc.message if isinstance(exc, TgfeedError) else f"{type(exc).__name__}: {exc}"
+        return RunOutcome(name, 0, "failed", None, error)
+    summary = summarize(result)
+    status = summary.get("status") if summary else None
+    return RunOutcome(name, 0, "skipped" if status == "skipped" else "ok", summary, None)
 
 
 def summary_error(summary: dict[str, Any] | None) -> str | None:
