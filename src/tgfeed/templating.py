@@ -80,10 +80,8 @@ def make_env(templates_dir: Path | None = None, tz: ZoneInfo = LOCAL_TZ) -> jinj
             return "—"
         when = datetime.fromisoformat(value) if isinstance(value, str) else value
         local = when.astimezone(tz)
-        return (
-            f"{local.day}/{local.month}/{local.year} {local:%H:%M} {local:%z}"[:-2]
-            + (f":{local:%z}"[-2:])
-        )
+        offset = local.isoformat()[-6:]  # +07:00
+        return f"{local.day}/{local.month}/{local.year} {local:%H:%M} {offset}"
 
     env.filters.update(
         local_time=local_time,
