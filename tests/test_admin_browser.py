@@ -12,6 +12,7 @@ gallery in docs/admin.md (each screen at 1280 and 375 px)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ from tgfeed.jobs.ingest import import_paths
 from tgfeed.loader import load_file
 
 from .admin_support import PASSWORD
-from .conftest import write_config
+from .conftest import FIXTURES, write_config
 from .smtp_server import SmtpServer
 from .test_admin_screens import CSV_TWO_BAD, SCHEDULE
 from .test_serve import Serve
@@ -66,25 +67,46 @@ def _users(cwd: Path, *specs: tuple[str, str, str | None]) -> None:
         assert r.returncode == 0, r.stderr
 
 
+SOURCE = '[[sources]]\nname = "thu-muc-cms"\nkind = "directory"\npath = "drop"\n'
+
+
 @pytest.fixture
-def service(tmp_path: Path, smtp: SmtpServer) -> Iterator[Serve]:
-    config = tmp_path / "config.toml"
-    write_config(tmp_path, smtp.toml() + '[web]\nadmin_token_env = "TGFEED_TEST_ADMIN"\n')
+def home(tmp_path: Path) -> Iterator[Path]:
+    """Where the service lives: tmp_path, or for the gallery a neutral /srv/tgfeed
+    (the schedule page shows the config file's path)."""
+    if not SHOTS:
+        yield tmp_path
+        return
+    root = Path("/srv/tgfeed")
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def service(home: Path, smtp: SmtpServer) -> Iterator[Serve]:
+    config = home / "config.toml"
+    write_config(home, smtp.toml() + '[web]\nadmin_token_env = "TGFEED_TEST_ADMIN"\n')
     body = config.read_text(encoding="utf-8")
     schedule = SCHEDULE[SCHEDULE.index("[schedule]") :]
     config.write_text(
-        "# Cấu hình của Ban — chú thích này phải còn nguyên\n" + body + "\n" + schedule,
+        "# Cấu hình của Ban — chú thích này phải còn nguyên\n" + body + SOURCE + "\n" + schedule,
         encoding="utf-8",
     )
+    drop = home / "drop"
+    drop.mkdir()
+    for name in ("text_basic.txt", "broken_no_date.txt"):
+        shutil.copy(FIXTURES / "pages" / name, drop / name)
     with build_app(load_file(config)) as app:
         import_paths(app, [samples_path()])
     _users(
-        tmp_path,
+        home,
         ("quantri", "admin", "quantri@example.vn"),
         ("bientap", "editor", "bientap@example.vn"),
         ("xem", "viewer", None),
     )
-    serve = Serve(tmp_path)
+    serve = Serve(home)
     try:
         yield serve
     finally:
@@ -137,7 +159,7 @@ def _wait(check: Any, timeout: float = 20.0) -> bool:
 
 
 def test_an_administrator_logs_in_adds_imports_previews_and_test_sends(
-    service: Serve, smtp: SmtpServer, browser: Any, tmp_path: Path
+    service: Serve, smtp: SmtpServer, browser: Any, home: Path
 ) -> None:
     url = service.url
     login_page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -159,7 +181,7 @@ def test_an_administrator_logs_in_adds_imports_previews_and_test_sends(
     _shot(page, "subscriber")
 
     _nav(page, "Người nhận")
-    csv_file = tmp_path / "danh-sach.csv"
+    csv_file = home / "danh-sach.csv"
     csv_file.write_text(CSV_TWO_BAD, encoding="utf-8")
     page.get_by_label("Tệp CSV").set_input_files(str(csv_file))
     page.get_by_label("Danh sách chính thức").check()
@@ -188,6 +210,10 @@ def test_an_administrator_logs_in_adds_imports_previews_and_test_sends(
 
     _nav(page, "Nguồn tin")
     assert page.locator("h1").inner_text() == "Nguồn tin"
+    page.get_by_role("button", name="Thu thập thu-muc-cms ngay").click()
+    assert "thu-muc-cms: thêm 1" in page.locator("#crawl-result").inner_text()
+    failure = page.locator("#failures tbody tr").first.inner_text()
+    assert "broken_no_date.txt" in failure and "thu-muc-cms" in failure
     _shot(page, "sources")
     _nav(page, "Tài khoản")
     assert page.locator("#audit").inner_text().count("subscribers.") >= 2
@@ -221,7 +247,7 @@ def _next_digest(service: Serve) -> str:
 
 
 def test_a_schedule_edit_is_validated_then_rescheduled_live_keeping_comments(
-    service: Serve, browser: Any, tmp_path: Path
+    service: Serve, browser: Any, home: Path
 ) -> None:
     assert _next_digest(service).endswith("T07:00:00+07:00")
     page = _login(browser, service.url, "quantri")
@@ -232,7 +258,7 @@ def test_a_schedule_edit_is_validated_then_rescheduled_live_keeping_comments(
     errors = page.locator("#save-errors").inner_text()
     assert "schedule.jobs.weekly_digest.cron: invalid cron" in errors
     _shot(page, "schedule-refused")
-    config = tmp_path / "config.toml"
+    config = home / "config.toml"
     assert 'cron = "0 7 * * mon"  # 7 giờ sáng thứ Hai' in config.read_text(encoding="utf-8")
 
     page.goto(service.url + "/admin/schedule")
@@ -244,7 +270,7 @@ def test_a_schedule_edit_is_validated_then_rescheduled_live_keeping_comments(
     text = config.read_text(encoding="utf-8")
     assert text.startswith("# Cấu hình của Ban — chú thích này phải còn nguyên\n")
     assert 'cron = "30 6 * * mon"  # 7 giờ sáng thứ Hai' in text and "# Bản tin thứ Hai" in text
-    assert len(list(tmp_path.glob("config.toml.*.bak"))) == 1
+    assert len(list(home.glob("config.toml.*.bak"))) == 1
     page.goto(service.url + "/admin/schedule")
     assert (
         page.locator("tr[data-job=weekly_digest] .next")

@@ -132,7 +132,7 @@ def test_add_search_filter_history_unsubscribe_export(served: tuple[App, str]) -
     assert r.status_code == 200 and "Đã thêm người nhận." in r.text
     client.post("/admin/subscribers/add", data={"csrf": token, "email": "cho@example.vn"})
     bad = client.post("/admin/subscribers/add", data={"csrf": token, "email": "không hợp lệ"})
-    assert bad.status_code == 400 and "Địa chỉ không hợp lệ" in bad.text
+    assert bad.status_code == 400 and "không phải địa chỉ thư điện tử hợp lệ" in bad.text
     found = client.get("/admin/subscribers", params={"q": "Văn Lâm"})
     assert re.findall(r'data-email="([^"]+)"', found.text) == ["Tran.Thu@example.vn"]
     pending = client.get("/admin/subscribers", params={"status": "pending"})

@@ -41,6 +41,15 @@ _UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
 UPLOAD_MAX = 5 * 2**20
 
 
+def vi_reason(reason: str) -> str:
+    """A CSV problem in Vietnamese (the CLI prints the English original)."""
+    if reason.startswith("not an email address"):
+        return "không phải địa chỉ thư điện tử hợp lệ"
+    if reason.startswith("confirmation not sent: "):
+        return "chưa gửi được thư xác nhận: " + reason.removeprefix("confirmation not sent: ")
+    return reason
+
+
 def _status(value: str | None) -> Status | None:
     return value if value in STATUSES else None
 
@@ -72,6 +81,7 @@ def _list(request: Request, visitor: Visitor, status_code: int = 200, **extra: o
         page_no=page_no,
         pages=max(1, -(-total // PAGE)),
         status_names=STATUS_NAMES,
+        vi_reason=vi_reason,
         form=extra.pop("form", {}),
         **extra,
     )
@@ -100,7 +110,11 @@ async def add(request: Request, visitor: Visitor) -> Response:
             detail=exc.message,
         )
         return _list(
-            request, visitor, 400, add_error=f"Địa chỉ không hợp lệ: {exc.message}", form=values
+            request,
+            visitor,
+            400,
+            add_error=f"«{values['email'][:200]}» không phải địa chỉ thư điện tử hợp lệ.",
+            form=values,
         )
     sub, created = app.store.mail.add_subscriber(
         address,
@@ -171,6 +185,7 @@ async def import_preview(request: Request, visitor: Visitor) -> Response:
         upload_id=upload_id,
         good=good,
         problems=problems,
+        vi_reason=vi_reason,
         active=form.get("active") == "1",
     )
 
