@@ -224,3 +224,24 @@ def test_the_bearer_token_still_gives_the_status_json(
         )
         assert r.status_code == 200 and "schedule" in r.json()
         assert httpx.get(srv.url + "/admin/status?format=json").status_code == 401
+
+
+def test_an_expired_session_says_so_on_the_login_page(
+    app_factory: Callable[..., App], clock: FixedClock, live_server: Callable[[Any], Any]
+) -> None:
+    app = app_factory('[admin]\nsession_idle = "10m"\n')
+    add_user(app, "quantri", "admin")
+    with live_server(create_app(app, scheduler=False)) as srv:
+        client, _ = login(srv.url, "quantri")
+        clock.advance(11 * 60)
+        r = client.get("/admin/sources", follow_redirects=True)
+        assert "Phiên làm việc đã hết hạn; xin đăng nhập lại." in r.text
+        assert 'name="next" value="/admin/sources"' in r.text
+
+
+def test_a_console_session_also_opens_the_status_page(served: tuple[App, str]) -> None:
+    _, url = served
+    refused = httpx.get(url + "/admin/status")
+    assert refused.status_code == 403 and "/admin/login" in refused.text
+    client, _ = login(url, "xem")
+    assert client.get("/admin/status?format=json").json()["schedule"]["timezone"]

@@ -83,7 +83,13 @@ def _locked(request: Request, name: str) -> int | None:
 
 async def login(request: Request) -> Response:
     if request.method == "GET":
-        notice = "Phiên làm việc đã kết thúc." if request.query_params.get("out") else ""
+        notice = (
+            "Phiên làm việc đã kết thúc."
+            if request.query_params.get("out")
+            else "Phiên làm việc đã hết hạn; xin đăng nhập lại."
+            if request.query_params.get("expired")
+            else ""
+        )
         if current_visitor(request) is not None:
             return RedirectResponse(_next(request.query_params.get("next")), status_code=303)
         return _form(request, notice=notice)

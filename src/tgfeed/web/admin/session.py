@@ -193,7 +193,10 @@ def guard(permission: Permission, action: str | None = None) -> Callable[[Handle
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 if request.method != "GET":
                     target = "/admin/"
-                return RedirectResponse(f"/admin/login?next={quote(target)}", status_code=303)
+                expired = "&expired=1" if request.cookies.get(COOKIE) else ""
+                return RedirectResponse(
+                    f"/admin/login?next={quote(target)}{expired}", status_code=303
+                )
             if request.method == "POST":
                 form = await request.form()
                 if not csrf_ok(visitor, form):
