@@ -3,10 +3,12 @@ before anything is written), CSV export, unsubscribe, one subscriber's history."
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import re
 import shutil
+import time
 from pathlib import Path
 
 from starlette.datastructures import UploadFile
@@ -159,6 +161,17 @@ async def _read_upload(form_file: object) -> tuple[str, bytes] | str:
     return name, data
 
 
+def _forget_old_uploads(root: Path, max_age: float = 86400) -> None:
+    """Previews nobody committed are removed after a day."""
+    if not root.is_dir():
+        return
+    cutoff = time.time() - max_age
+    for folder in root.iterdir():
+        with contextlib.suppress(OSError):
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
 @guard("subscribers.write", "subscribers.import")
 async def import_preview(request: Request, visitor: Visitor) -> Response:
     """Step 1: check the uploaded CSV and show what would be imported; nothing is written."""
@@ -172,6 +185,7 @@ async def import_preview(request: Request, visitor: Visitor) -> Response:
         good, problems = check_csv(data, name)
     except SubscriberError as exc:
         return _list(request, visitor, 400, import_error=f"{exc.message} ({exc.hint})")
+    _forget_old_uploads(uploads_dir(app))
     upload_id = new_token()
     folder = uploads_dir(app) / upload_id
     folder.mkdir(parents=True, exist_ok=True)
