@@ -69,6 +69,7 @@ OWNERS = {
     "feedparser": "sources/feeds.py",
     "css_inline": "digest/render.py",
     "nh3": "sanitize.py",
+    "tomlkit": "schedule_edit.py",
 }
 
 

@@ -63,17 +63,39 @@ def server(
 # -- tokens --------------------------------------------------------------------------
 
 
-def _protected_routes(app: App) -> list[tuple[str, str]]:
-    """Every (method, path) under /api and /admin, path parameters filled in."""
+def _routes(app: App, prefixes: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Every (method, path) under ``prefixes``, path parameters filled in."""
     out = []
     for route in create_app(app, scheduler=False).routes:
-        if not isinstance(route, Route) or not route.path.startswith(("/api", "/admin")):
+        if not isinstance(route, Route) or not route.path.startswith(prefixes):
             continue
         path = route.path
         for name in route.param_convertors:
             path = path.replace("{" + name + ":path}", "x").replace("{" + name + "}", "x")
+            path = path.replace("{" + name + ":int}", "1")
         out += [(m, path) for m in sorted(route.methods or {"GET"}) if m != "HEAD"]
     return out
+
+
+def _protected_routes(app: App) -> list[tuple[str, str]]:
+    """The token-protected routes: /api and the monitoring /admin/status."""
+    return _routes(app, ("/api", "/admin/status"))
+
+
+def test_every_console_route_needs_a_session(server: tuple[httpx.Client, App]) -> None:
+    """The rest of /admin is the console: without a session (a bearer token is no
+    session) every route sends to the login page and changes nothing."""
+    client, app = server
+    routes = [r for r in _routes(app, ("/admin",)) if r not in _protected_routes(app)]
+    routes = [(m, p) for m, p in routes if p != "/admin/login"]
+    assert ("POST", "/admin/jobs/run") in routes and ("GET", "/admin/users") in routes
+    before = app.store.users.audit_log()
+    for method, path in routes:
+        for headers in ({}, {"Authorization": f"Bearer {ADMIN_TOKEN}"}):
+            r = client.request(method, path, headers=headers, data={"csrf": "x", "job": "x"})
+            assert r.status_code == 303, (method, path, r.status_code)
+            assert r.headers["location"].startswith("/admin/login?next=")
+    assert app.store.users.audit_log() == before
 
 
 WRONG = [

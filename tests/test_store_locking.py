@@ -20,7 +20,15 @@ import pytest
 from tgfeed.app import App
 from tgfeed.errors import StoreError
 from tgfeed.model import Article, BatchResult, CacheEntry
-from tgfeed.store import ArticlesRepo, JobsRepo, MailRepo, SourcesRepo, Store, open_store
+from tgfeed.store import (
+    ArticlesRepo,
+    JobsRepo,
+    MailRepo,
+    SourcesRepo,
+    Store,
+    UsersRepo,
+    open_store,
+)
 from tgfeed.store.digest_states import Bodies
 
 NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
@@ -126,6 +134,16 @@ WRITES: dict[str, Callable[[Store], Any]] = {
         "site", "site", now=NOW, error=None, counts={}
     ),
     "sources.remember_file": lambda s: s.sources.remember_file("d", "a.txt", 1, "00", now=NOW),
+    "users.add_user": lambda s: s.users.add_user("u2", "viewer", "h", now=NOW, email=None),
+    "users.update_user": lambda s: s.users.update_user("u1", now=NOW, role="editor"),
+    "users.remove_user": lambda s: s.users.remove_user("u1"),
+    "users.start_session": lambda s: s.users.start_session(1, "sid2", "c", now=NOW, client="x"),
+    "users.touch_session": lambda s: s.users.touch_session("sid", now=NOW),
+    "users.end_session": lambda s: s.users.end_session("sid"),
+    "users.prune_sessions": lambda s: s.users.prune_sessions(seen_before=NOW, created_before=NOW),
+    "users.login_failed": lambda s: s.users.login_failed("u1", "127.0.0.1", now=NOW),
+    "users.clear_failures": lambda s: s.users.clear_failures("u1", before=NOW),
+    "users.audit": lambda s: s.users.audit("login", now=NOW),
 }
 READS = {
     "articles": {
@@ -163,11 +181,30 @@ READS = {
         "drafts",
         "delivery_status",
         "manual_copies",
+        "search_subscribers",
+        "delivery_history",
+        "bounced_at",
     },
     "jobs": {"recent_runs", "last_run", "failures", "state", "lease_holder"},
     "sources": {"cache_get", "recent_articles", "cache_count", "state", "files"},
+    "users": {
+        "user",
+        "user_by_id",
+        "users",
+        "password_hash",
+        "count_admins",
+        "session",
+        "failures_since",
+        "audit_log",
+    },
 }
-REPOS = {"articles": ArticlesRepo, "mail": MailRepo, "jobs": JobsRepo, "sources": SourcesRepo}
+REPOS = {
+    "articles": ArticlesRepo,
+    "mail": MailRepo,
+    "jobs": JobsRepo,
+    "sources": SourcesRepo,
+    "users": UsersRepo,
+}
 
 
 def test_every_public_method_is_classified_as_a_read_or_a_write() -> None:
@@ -186,6 +223,8 @@ def store_path(tmp_path: Path) -> Path:
         _digest(s)
         _run(s)
         s.articles.upsert([ART], now=NOW)
+        s.users.add_user("u1", "admin", "h", now=NOW, email=None)
+        s.users.start_session(1, "sid", "c", now=NOW, client="x")
     return path
 
 

@@ -425,6 +425,12 @@ class ScheduleConfig(_Section):
 class AdminConfig(_Section):
     alert_to: list[Email] = []
     alert_interval: Duration = 3600
+    # The web console (/admin/): session expiry and the login rate limit.
+    session_idle: Duration = Field(default=30 * 60, ge=60)
+    session_lifetime: Duration = Field(default=12 * 3600, ge=300)
+    login_attempts: int = Field(default=5, ge=1)  # failures per account per window
+    login_attempts_client: int = Field(default=20, ge=1)  # failures per client per window
+    login_window: Duration = Field(default=15 * 60, ge=60)
 
 
 class SourceConfig(_Section):

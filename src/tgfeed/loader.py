@@ -65,7 +65,8 @@ def validate(data: dict[str, Any], *, source: Path | None = None) -> Config:
     problems += _cron_problems(data)
     if problems:
         raise ConfigError(
-            f"{where}: {len(problems)} problem(s): " + "; ".join(problems),
+            f"{where}: {len(problems)} problem{'s' if len(problems) != 1 else ''}: "
+            + "; ".join(problems),
             problems=problems,
             hint="fix each key named above; `tgfeed check` lists them",
         )

@@ -236,3 +236,40 @@ class SourceState:
     consecutive_failures: int = 0
     last_error: str | None = None
     last_counts: dict[str, int] | None = None
+
+
+# -- the console: users, sessions, the admin audit trail ----------------------
+
+Role = Literal["admin", "editor", "viewer"]
+ROLES: tuple[Role, ...] = ("admin", "editor", "viewer")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    role: Role
+    email: str | None
+    created_at: datetime
+    last_login_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: User
+    csrf: str
+    created_at: datetime
+    seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str | None
+    role: str | None
+    action: str
+    target: str | None
+    outcome: str
+    detail: str | None
+    client: str | None

@@ -74,7 +74,17 @@ def make_env(templates_dir: Path | None = None, tz: ZoneInfo = LOCAL_TZ) -> jinj
         local = value.astimezone(tz)
         return f"{WEEKDAYS[local.weekday()]}, {local.day}/{local.month}/{local.year}"
 
+    def local_time(value: datetime | str | None) -> str:
+        """``30/11/2026 07:00 +07:00``: local time with its offset (console lists)."""
+        if value is None or value == "":
+            return "—"
+        when = datetime.fromisoformat(value) if isinstance(value, str) else value
+        local = when.astimezone(tz)
+        offset = local.isoformat()[-6:]  # +07:00
+        return f"{local.day}/{local.month}/{local.year} {local:%H:%M} {offset}"
+
     env.filters.update(
+        local_time=local_time,
         vi_date=vi_date,
         vi_datetime=vi_datetime,
         iso=iso,

@@ -51,6 +51,11 @@ class Signer:
             raise ConfigError("security: the signing key is too short (16 bytes at least)")
         self._key = key
 
+    def derive(self, label: str) -> bytes:
+        """A separate key for another use (e.g. the console's session cookie), so
+        one signature can never be replayed as another."""
+        return hmac.new(self._key, b"tgfeed-derive:" + label.encode(), hashlib.sha256).digest()
+
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, payload, hashlib.sha256).digest()[:_MAC_BYTES]
 

@@ -10,6 +10,7 @@ from . import digest_admin as _digest_admin  # noqa: F401  isort: skip
 from . import schedule as _schedule  # noqa: F401  isort: skip
 from . import sources as _sources  # noqa: F401  isort: skip
 from . import subscribers as _subscribers  # noqa: F401  isort: skip
+from . import users as _users  # noqa: F401  isort: skip
 from ..private import apply_umask
 from .base import cli, console
 

@@ -6,15 +6,13 @@ import sys
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from ..app import App
 from ..importers import expand
 from ..jobs.ingest import export_jsonl, import_paths
 from ..model import ItemResult
-from ..text import format_vi_datetime
 from .base import cli, console, get_config, pass_app
+from .output import ByteEstimate, emit_json, json_option, local, plural, progress, table
 
 _STYLE = {"added": "green", "updated": "cyan", "unchanged": "dim", "failed": "red"}
 
@@ -29,7 +27,7 @@ def check(ctx: click.Context) -> None:
     problems, lines = run_checks(config)
     where = config.source_path or "built-in defaults (no config file)"
     if problems:
-        console.print(f"[red]{where}: {len(problems)} problem(s)[/]")
+        console.print(f"[red]{where}: {plural(len(problems), 'problem')}[/]", markup=True)
         for p in problems:
             console.print(f"  {p}", markup=False, soft_wrap=True)  # one line each
         sys.exit(1)
@@ -60,19 +58,11 @@ def import_(app: App, paths: tuple[Path, ...], dry_run: bool, quiet: bool) -> No
                 f"[{style}]{item.outcome:>9}[/] {item.item}{reason}", markup=True, highlight=False
             )
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=quiet or not console.is_terminal,
-    ) as progress:
-        task = progress.add_task("importing", total=None)
+    sizes = ByteEstimate(files)
+    with progress("importing", sizes.total, by_bytes=True, quiet=quiet) as update:
 
         def on_item(item: ItemResult) -> None:
-            progress.advance(task)
+            update(sizes.of(item.item))
             report(item)
 
         result = import_paths(app, paths, on_item=on_item, dry_run=dry_run)
@@ -108,28 +98,56 @@ def export(app: App, output: Path | None) -> None:
 @cli.command()
 @click.argument("query")
 @click.option("-n", "--limit", default=10, show_default=True, help="How many results.")
+@json_option
 @pass_app
-def search(app: App, query: str, limit: int) -> None:
+def search(app: App, query: str, limit: int, as_json: bool) -> None:
     """Search articles, ignoring diacritics (`hoi nghi` finds `Hội nghị`)."""
     hits = app.store.articles.search(query, limit)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": h.article.id,
+                    "title": h.article.title,
+                    "url": h.article.url,
+                    "category": list(h.article.category),
+                    "published": h.article.published_at.astimezone(app.tz),
+                    "score": h.score,
+                }
+                for h in hits
+            ]
+        )
+        return
     if not hits:
         console.print("no match")
         return
-    table = Table("ngày", "tiêu đề", "chuyên mục", box=None)
-    for hit in hits:
-        a = hit.article
-        table.add_row(format_vi_datetime(a.published_at, app.tz), a.title, a.category[-1])
-    console.print(table)
+    table(
+        ("ngày", "tiêu đề", "chuyên mục"),
+        [
+            (local(h.article.published_at, app.tz), h.article.title, h.article.category[-1])
+            for h in hits
+        ],
+    )
 
 
 @cli.command()
+@json_option
 @pass_app
-def categories(app: App) -> None:
+def categories(app: App, as_json: bool) -> None:
     """The category tree with article counts (a parent counts its children)."""
-    table = Table("slug", "tên", "bài", box=None)
-    for cat in app.store.articles.categories(with_counts=True):
-        table.add_row(cat.slug_path, "  " * (cat.depth - 1) + cat.name, str(cat.article_count))
-    console.print(table)
+    cats = app.store.articles.categories(with_counts=True)
+    if as_json:
+        emit_json(
+            [
+                {"slug": c.slug_path, "names": list(c.names), "articles": c.article_count}
+                for c in cats
+            ]
+        )
+        return
+    table(
+        ("slug", "tên", "bài"),
+        [(c.slug_path, "  " * (c.depth - 1) + c.name, str(c.article_count)) for c in cats],
+    )
 
 
 @cli.command()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,8 +43,40 @@ def report(exc: TgfeedError, *, verbose: bool) -> None:
         say(f"[dim]hint:[/] {escape(exc.hint)}")
 
 
+def report_usage(exc: click.UsageError) -> None:
+    """A bad argument, option or path: one line and how to get help, like any error."""
+    where = exc.ctx.command_path if exc.ctx else "tgfeed"
+    say = functools.partial(err_console.print, highlight=False, soft_wrap=True, markup=False)
+    say(f"error: {exc.format_message()}")
+    say(f"hint: `{where} --help` lists the arguments and options")
+
+
 class TgfeedGroup(click.Group):
-    """Turns a TgfeedError raised by any command into ``report()`` and exit 1."""
+    """Turns a TgfeedError raised by any command into ``report()`` and exit 1, and
+    click's usage errors (exit 2, several lines) into the same one-line form."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.UsageError as exc:
+            report_usage(exc)
+            sys.exit(1)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except (click.Abort, KeyboardInterrupt, EOFError):
+            err_console.print("aborted", highlight=False)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

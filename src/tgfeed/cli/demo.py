@@ -59,6 +59,10 @@ def samples_path() -> Path:
 @click.option("--no-serve", is_flag=True, help="Set everything up, then exit without serving.")
 def demo(directory: Path, host: str, port: int, no_serve: bool) -> None:
     """Quick start: sample articles in, feeds built, a digest in the outbox, then serve."""
+    if not no_serve:
+        from .schedule import check_port
+
+        check_port(host, port)  # a busy port fails before anything is set up
     directory.mkdir(parents=True, exist_ok=True)
     config_file = directory / "config.toml"
     if not config_file.exists():

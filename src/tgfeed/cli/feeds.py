@@ -12,6 +12,7 @@ from ..app import App
 from ..jobs.feeds import BuildResult, build_feeds
 from .base import cli, console, err_console, pass_app
 from .demo import DEMO_STEPS
+from .output import progress
 
 
 def _summary(result: BuildResult) -> str:
@@ -32,21 +33,29 @@ def _summary(result: BuildResult) -> str:
     help="Output folder (default: [feeds] output_dir).",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option("--list", "list_files", is_flag=True, help="Print every file written or removed.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary line.")
 @pass_app
-def build(app: App, output: Path | None, dry_run: bool, quiet: bool) -> None:
+def build(app: App, output: Path | None, dry_run: bool, list_files: bool, quiet: bool) -> None:
     """Write every feed (RSS, Atom, JSON Feed), feeds.opml and index.html.
 
     Files are replaced atomically and only when their bytes change; feeds of
     categories that no longer exist are removed. Exits 1 if any file failed.
+    A progress bar shows on a terminal; --list prints each file.
     """
-    result = build_feeds(app, output.resolve() if output else None, dry_run=dry_run)
+    with progress("building feeds", None, quiet=quiet) as update:
+        result = build_feeds(
+            app,
+            output.resolve() if output else None,
+            dry_run=dry_run,
+            progress=lambda done, total: update(total=total, completed=done + 1),
+        )
     wrote, removed = ("would write", "would remove") if dry_run else ("written", "removed")
-    if not quiet:
+    if list_files and not quiet:
         for rel in result.written_paths:
-            console.print(f"[green]{wrote}[/] {rel}", soft_wrap=True)
+            console.print(f"[green]{wrote}[/] {escape(rel)}", soft_wrap=True)
         for rel in result.removed_paths:
-            console.print(f"[yellow]{removed}[/] {rel}", soft_wrap=True)
+            console.print(f"[yellow]{removed}[/] {escape(rel)}", soft_wrap=True)
     for rel, reason in result.failures:
         err_console.print(
             f"[red]failed[/] {escape(rel)}: {escape(reason)}", highlight=False, soft_wrap=True

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from ..app import App
 from ..jobs.crawl import crawl as crawl_job
 from ..jobs.crawl import select_sources, source_states
-from ..text import format_vi_datetime
+from ..model import BatchResult
 from .base import cli as group
 from .base import console, pass_app
+from .output import emit_json, json_option, local, progress, table
 
 
 @group.command()
@@ -31,8 +32,17 @@ def crawl(app: App, source: str | None, dry_run: bool, quiet: bool) -> None:
     if not app.config.sources:
         console.print("no [[sources]] in the config; nothing to crawl", markup=False)
         return
-    select_sources(app, source)  # an unknown name fails here, before any network
-    results = asyncio.run(crawl_job(app, source, dry_run=dry_run))
+    selected = select_sources(app, source)  # an unknown name fails here, before any network
+
+    async def run_all() -> dict[str, BatchResult]:
+        out: dict[str, BatchResult] = {}
+        with progress("crawling", len(selected), quiet=quiet) as update:
+            for src in selected:
+                out.update(await crawl_job(app, src.name, dry_run=dry_run))
+                update()
+        return out
+
+    results = asyncio.run(run_all())
     any_failed = False
     for name, result in results.items():
         c = result.counts
@@ -51,19 +61,19 @@ def crawl(app: App, source: str | None, dry_run: bool, quiet: bool) -> None:
 
 
 @group.command()
+@json_option
 @pass_app
-def sources(app: App) -> None:
-    """Each configured source: its last run, failure streak and last error."""
+def sources(app: App, as_json: bool) -> None:
+    """Each configured source: its last run, failure streak and last error (local time)."""
     states = source_states(app)
+    if as_json:
+        emit_json([dataclasses.asdict(s) for s in states])
+        return
     if not states:
         console.print("no [[sources]] in the config", markup=False)
         return
-    table = Table("source", "kind", "target", "last run", "last ok", "fails", "last counts")
-    errors: list[tuple[str, str]] = []
+    rows = []
     for s in states:
-        fails = str(s.consecutive_failures)
-        if s.failing:
-            fails = f"[red]{fails} (failing)[/]"
         counts = s.last_counts or {}
         summary = (
             ", ".join(
@@ -73,17 +83,20 @@ def sources(app: App) -> None:
             )
             or "-"
         )
-        table.add_row(
-            escape(s.name) + ("" if s.enabled else " [dim](disabled)[/]"),
-            s.kind,
-            escape(s.target),
-            format_vi_datetime(s.last_run_at, app.tz) if s.last_run_at else "never",
-            format_vi_datetime(s.last_ok_at, app.tz) if s.last_ok_at else "-",
-            fails,
-            summary,
+        rows.append(
+            (
+                s.name + ("" if s.enabled else " (disabled)"),
+                s.kind,
+                s.target,
+                local(s.last_run_at, app.tz, empty="never"),
+                local(s.last_ok_at, app.tz, empty="-"),
+                str(s.consecutive_failures) + (" (failing)" if s.failing else ""),
+                summary,
+            )
         )
+    table(("source", "kind", "target", "last run", "last ok", "fails", "last counts"), rows)
+    for s in states:
         if s.last_error:
-            errors.append((s.name, s.last_error))
-    console.print(table)
-    for name, error in errors:
-        console.print(f"[red]{escape(name)}:[/] {escape(error)}", highlight=False)
+            console.print(
+                f"[red]{escape(s.name)}:[/] {escape(s.last_error)}", highlight=False, soft_wrap=True
+            )

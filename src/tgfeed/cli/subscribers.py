@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import click
-from rich.table import Table
+from rich.markup import escape
 
 from ..app import App
 from ..digest.message import check_address
@@ -22,8 +22,8 @@ from ..jobs.subscribers import (
 )
 from ..model import STATUSES, Status, Subscriber
 from ..store import MailRepo
-from ..text import format_vi_datetime
 from .base import cli, console, err_console, pass_app
+from .output import emit_json, json_option, local, plural, table
 
 
 def require_subscriber(ms: MailRepo, email: str) -> Subscriber:
@@ -85,13 +85,14 @@ def import_(app: App, csv_path: Path, active: bool) -> None:
 
     def report(problem: ImportProblem) -> None:
         err_console.print(
-            f"[red]line {problem.line}:[/] {problem.reason}", highlight=False, markup=True
+            f"[red]line {problem.line}:[/] {escape(problem.reason)}", highlight=False, markup=True
         )
 
     result = asyncio.run(import_csv(app, csv_path, active=active, on_problem=report))
     tail = "" if active else f", {result.confirmations} confirmation emails sent"
     console.print(
-        f"{result.added} added, {result.updated} updated, {len(result.problems)} skipped{tail}",
+        f"{result.added} added, {result.updated} updated, {len(result.problems)} skipped{tail}"
+        + (f" ({plural(len(result.problems), 'problem')})" if result.problems else ""),
         highlight=False,
     )
     if result.problems:
@@ -100,27 +101,45 @@ def import_(app: App, csv_path: Path, active: bool) -> None:
 
 @subscribers.command("list")
 @click.option("--status", type=click.Choice(STATUSES), help="Only this status.")
+@json_option
 @pass_app
-def list_(app: App, status: Status | None) -> None:
-    """Subscribers with their status, origin and dates."""
+def list_(app: App, status: Status | None, as_json: bool) -> None:
+    """Subscribers with their status, origin and dates (local time)."""
     ms = app.store.mail
-    table = Table("email", "tên", "đơn vị", "trạng thái", "nguồn", "từ", box=None)
-    n = 0
-    for sub in ms.subscribers(status):
-        n += 1
-        since = sub.confirmed_at or sub.created_at
-        table.add_row(
-            sub.email,
-            sub.name or "",
-            sub.unit or "",
-            sub.status,
-            sub.origin,
-            format_vi_datetime(since, app.tz),
+    subs = list(ms.subscribers(status))
+    if as_json:
+        emit_json(
+            [
+                {
+                    "email": s.email,
+                    "name": s.name,
+                    "unit": s.unit,
+                    "status": s.status,
+                    "origin": s.origin,
+                    "created_at": s.created_at.astimezone(app.tz),
+                    "confirmed_at": s.confirmed_at.astimezone(app.tz) if s.confirmed_at else None,
+                }
+                for s in subs
+            ]
         )
-    if not n:
+        return
+    if not subs:
         console.print("no subscribers" + (f" with status {status}" if status else ""))
         return
-    console.print(table)
+    table(
+        ("email", "tên", "đơn vị", "trạng thái", "nguồn", "từ"),
+        [
+            (
+                s.email,
+                s.name or "",
+                s.unit or "",
+                s.status,
+                s.origin,
+                local(s.confirmed_at or s.created_at, app.tz),
+            )
+            for s in subs
+        ],
+    )
     counts = ms.count_subscribers()
     console.print(", ".join(f"{c} {s}" for s, c in counts.items()), highlight=False)
 

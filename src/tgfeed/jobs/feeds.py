@@ -22,6 +22,7 @@ import os
 import re
 import stat
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,7 @@ class _Run:
     failures: list[tuple[str, str]] = field(default_factory=list)
     dirs: set[Path] = field(default_factory=set)
     staged: list[_Staged] = field(default_factory=list)
+    progress: Callable[[int, int], None] | None = None  # (feeds done, feeds in all)
 
     def intact(self, rel: str) -> bool:
         """The file is as the last build left it (size and mtime)."""
@@ -273,9 +275,15 @@ def _prune_empty_dirs(root: Path) -> None:
             d.rmdir()  # only succeeds when empty
 
 
-def build_feeds(app: App, output_dir: Path | None = None, dry_run: bool = False) -> BuildResult:
+def build_feeds(
+    app: App,
+    output_dir: Path | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> BuildResult:
     """Write every published feed (RSS, Atom, JSON Feed), ``feeds.opml`` and
-    ``index.html`` under ``output_dir`` (default ``feeds.output_dir``)."""
+    ``index.html`` under ``output_dir`` (default ``feeds.output_dir``);
+    ``progress(done, total)`` is called after each feed."""
     out = app.path(output_dir or app.config.feeds.output_dir)
     if not dry_run:
         try:
@@ -291,7 +299,7 @@ def build_feeds(app: App, output_dir: Path | None = None, dry_run: bool = False)
     manifest = _load_manifest(out)
     old_files: dict[str, list[Any]] = manifest.get("files", {})
     with ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="feeds-io") as pool:
-        run = _Run(out=out, dry_run=dry_run, old_files=old_files, pool=pool)
+        run = _Run(out=out, dry_run=dry_run, old_files=old_files, pool=pool, progress=progress)
         return _build(app, run, manifest, key, version)
 
 
@@ -327,7 +335,9 @@ def _build(app: App, run: _Run, manifest: dict[str, Any], key: str, version: int
         for c in cats
         if c.slug_path not in catalog.RESERVED and catalog.is_slug_path(c.slug_path)
     ]
-    for spec in specs:
+    for done, spec in enumerate(specs):
+        if run.progress is not None:
+            run.progress(done, len(specs))
         # The keys tell whether the feed changed; its articles are read only if it did,
         # so a rebuild costs what changed, not every feed's articles.
         keys = store.articles.latest_keys(spec.category, opts.items)

@@ -98,12 +98,49 @@ def _rows(data: str) -> list[tuple[int, list[str]]]:
     return [(reader.line_num, row) for row in reader]
 
 
+@dataclass(frozen=True, slots=True)
+class CsvRow:
+    line: int
+    email: str
+    name: str | None
+    unit: str | None
+
+
+def check_csv(raw: bytes, label: str) -> tuple[list[CsvRow], list[ImportProblem]]:
+    """The rows of a subscriber CSV that can be imported, and the problems of the
+    others (line, text, reason): what an import would do, without doing it."""
+    try:
+        data = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SubscriberError(
+            f"{label}: not UTF-8 (byte {exc.start})", hint="save the CSV as UTF-8"
+        ) from None
+    good: list[CsvRow] = []
+    problems: list[ImportProblem] = []
+    for line, row in _rows(data):
+        cells = [c.strip() for c in row]
+        if not any(cells):
+            continue
+        if line == 1 and cells[0].casefold() in ("email", "e-mail", "thư điện tử", "địa chỉ email"):
+            continue
+        try:
+            address = check_address(cells[0])
+        except SubscriberError as exc:
+            problems.append(ImportProblem(line, ",".join(row), exc.message))
+            continue
+        name = clean_field(cells[1], NAME_MAX) if len(cells) > 1 else None
+        unit = clean_field(cells[2], UNIT_MAX) if len(cells) > 2 else None
+        good.append(CsvRow(line, address, name, unit))
+    return good, problems
+
+
 async def import_csv(
     app: App,
     path: Path,
     *,
     active: bool = False,
     on_problem: Callable[[ImportProblem], None] | None = None,
+    origin: str | None = None,
 ) -> ImportResult:
     """Import ``email[,name[,unit]]`` rows (a header row is recognised and skipped).
 
@@ -115,54 +152,38 @@ async def import_csv(
         raw = path.read_bytes()
     except OSError as exc:
         raise SubscriberError(f"{path}: cannot read: {exc.strerror}") from exc
-    try:
-        data = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SubscriberError(
-            f"{path}: not UTF-8 (byte {exc.start})", hint="save the CSV as UTF-8"
-        ) from None
+    good, bad = check_csv(raw, str(path))
     ms = app.store.mail
     result = ImportResult()
     status: Status = "active" if active else "pending"
 
-    def problem(line: int, text: str, reason: str) -> None:
-        p = ImportProblem(line, text, reason)
+    def problem(p: ImportProblem) -> None:
         result.problems.append(p)
         if on_problem:
             on_problem(p)
 
+    for p in bad:
+        problem(p)
     to_confirm: list[tuple[int, Subscriber]] = []
-    for line, row in _rows(data):
-        cells = [c.strip() for c in row]
-        if not any(cells):
-            continue
-        if line == 1 and cells[0].casefold() in ("email", "e-mail", "thư điện tử", "địa chỉ email"):
-            continue
-        try:
-            address = check_address(cells[0])
-        except SubscriberError as exc:
-            problem(line, ",".join(row), exc.message)
-            continue
-        name = clean_field(cells[1], NAME_MAX) if len(cells) > 1 else None
-        unit = clean_field(cells[2], UNIT_MAX) if len(cells) > 2 else None
+    for row in good:
         sub, created = ms.add_subscriber(
-            address,
+            row.email,
             now=app.now(),
-            name=name,
-            unit=unit,
+            name=row.name,
+            unit=row.unit,
             status=status,
-            origin=f"import:{path.name}",
+            origin=origin or f"import:{path.name}",
         )
         if created:
             result.added += 1
         else:
             result.updated += 1
         if not active and sub.status == "pending" and sub.confirm_sent_at is None:
-            to_confirm.append((line, sub))
+            to_confirm.append((row.line, sub))
     for line, sub in to_confirm:
         try:
             await send_confirmation(app, sub)
             result.confirmations += 1
         except MailError as exc:
-            problem(line, sub.email, f"confirmation not sent: {exc.message}")
+            problem(ImportProblem(line, sub.email, f"confirmation not sent: {exc.message}"))
     return result

@@ -161,6 +161,8 @@ async def run_job(
     if job is None:
         known = ", ".join(sorted(app.config.schedule.jobs)) or "none"
         raise TgfeedError(f"no job named {name!r}", hint=f"jobs in [schedule.jobs]: {known}")
+    if dry_run:
+        return await dry_run_job(app, name, job, scheduled_at)
     js = app.store.jobs
     if trigger != "resume":  # a resumed run finishes what it started
         for dep in job.after:  # e.g. the crawl the digest must not run without
@@ -209,6 +211,20 @@ async def _record(
         _failure_text(app, name, job, scheduled_at, error),
     )
     return RunOutcome(name, run_id, "failed", summary, error)
+
+
+async def dry_run_job(
+    app: App, name: str, job: JobConfig, scheduled_at: datetime | None
+) -> RunOutcome:
+    """A dry run: the job does everything but send or write, and the run itself is
+    not recorded either (it is nobody's last run, and alerts nobody)."""
+    try:
+        result = await KINDS[job.kind](app, job, scheduled_at, True)
+    except Exception as exc:
+        error = exc.message if isinstance(exc, TgfeedError) else f"{type(exc).__name__}: {exc}"
+        return RunOutcome(name, 0, "failed", None, error)
+    status: RunStatus = result.outcome if result.outcome in ("ok", "skipped", "held") else "failed"
+    return RunOutcome(name, 0, status, result.summary or None, result.reason)
 
 
 def _failure_text(

@@ -290,11 +290,15 @@ class SchedulerService:
     async def _watch(self) -> None:
         assert self.config_path is not None
         target = self.config_path.resolve()
+        # The folder is watched (an editor or the console replaces the file, which a
+        # watch on the file itself would lose), but only the config file counts: the
+        # store's WAL beside it changes all the time.
         async for changes in awatch(
             target.parent,
             debounce=self.reload_debounce_ms,
             stop_event=self._stopping,
             recursive=False,
+            watch_filter=lambda _, path: Path(path).resolve() == target,
         ):
             if any(Path(p).resolve() == target for _, p in changes):
                 await self.reload()

@@ -7,7 +7,8 @@ write discipline (``BEGIN IMMEDIATE``, the busy timeout honoured):
 - ``store.articles``: articles, categories, search, ingest runs;
 - ``store.mail``: subscribers, digests, the delivery ledger;
 - ``store.jobs``: job runs, catch-up state, named leases, alert throttling;
-- ``store.sources``: the crawler's HTTP cache, per-source state, directory files.
+- ``store.sources``: the crawler's HTTP cache, per-source state, directory files;
+- ``store.users``: the console's accounts, sessions, failed logins, ``admin_audit``.
 
 Every public method raises ``StoreError`` (with a hint), never a raw ``sqlite3``
 exception.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import articles_schema, jobs, mail, sources
+from . import articles_schema, jobs, mail, sources, users
 from .articles import ArticlesRepo, content_hash
 from .db import Db, apply, connect
 from .jobs import JobsRepo
@@ -30,6 +31,7 @@ from .leases import SCHEDULER_LEASE, LeaseGrant, digest_lease
 from .mail import MailRepo
 from .sources import SourcesRepo
 from .subscribers import email_key
+from .users import UsersRepo
 
 __all__ = [
     "SCHEDULER_LEASE",
@@ -39,13 +41,20 @@ __all__ = [
     "MailRepo",
     "SourcesRepo",
     "Store",
+    "UsersRepo",
     "content_hash",
     "digest_lease",
     "email_key",
     "open_store",
 ]
 
-MIGRATIONS = (articles_schema.migrations, mail.migrations, jobs.migrations, sources.migrations)
+MIGRATIONS = (
+    articles_schema.migrations,
+    mail.migrations,
+    jobs.migrations,
+    sources.migrations,
+    users.migrations,
+)
 
 
 class Store:
@@ -58,6 +67,7 @@ class Store:
         self.mail = MailRepo(db)
         self.jobs = JobsRepo(db)
         self.sources = SourcesRepo(db)
+        self.users = UsersRepo(db)
 
     @property
     def db(self) -> sqlite_utils.Database:

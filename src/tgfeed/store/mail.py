@@ -8,6 +8,7 @@ import sqlite3
 
 from .db import Database, Db, Migrations, guarded
 from .digest_states import DigestStatesMixin
+from .lookup import LookupMixin
 
 migrations = Migrations("tgfeed.mail")
 
@@ -164,7 +165,7 @@ def m002_digest_lifecycle(db: Database) -> None:
 
 
 @guarded
-class MailRepo(DigestStatesMixin):
+class MailRepo(DigestStatesMixin, LookupMixin):
     """Subscribers, digests and deliveries over the store's one connection."""
 
     def __init__(self, db: Db) -> None:

@@ -226,7 +226,11 @@ async def post_articles(request: Request) -> Response:
     if problems:
         return _json(
             422,
-            {"error": f"{len(problems)} problem(s); nothing was stored", "problems": problems},
+            {
+                "error": f"{len(problems)} problem{'s' if len(problems) != 1 else ''}; "
+                "nothing was stored",
+                "problems": problems,
+            },
         )
     started = app.now()
     result = BatchResult()

@@ -1,4 +1,5 @@
-"""``/admin/status``: the status page (HTML, or JSON for scripts), behind a bearer token."""
+"""``/admin/status``: the status page (HTML, or JSON for scripts), behind a bearer
+token — or a console session, for someone logged in at ``/admin/login``."""
 
 from __future__ import annotations
 
@@ -6,27 +7,35 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import ConfigError
-from ..jobs.status import collect_status
-from .common import SECURITY_HEADERS, error_page, get_app, page, token_ok
+from ...errors import ConfigError
+from ...jobs.status import collect_status
+from ..common import SECURITY_HEADERS, error_page, get_app, page, token_ok
 
 
 async def admin_status(request: Request) -> Response:
+    """The status for monitoring (bearer token) or for a logged-in console user."""
+    from .session import current_visitor
+
     app = get_app(request)
     try:
         expected = app.config.web.admin_token()
     except ConfigError:
         expected = None
-    if not expected:
-        return error_page(
-            request,
-            403,
-            "Chưa cấu hình mã quản trị",
-            "Đặt web.admin_token_env hoặc web.admin_token_file trong cấu hình.",
-        )
-    if not token_ok(request, expected):
+    if not token_ok(request, expected) and current_visitor(request) is None:
+        if not expected:
+            return error_page(
+                request,
+                403,
+                "Chưa cấu hình mã quản trị",
+                "Đặt web.admin_token_env hoặc web.admin_token_file trong cấu hình, "
+                "hoặc đăng nhập bảng quản trị tại /admin/login.",
+            )
         response = error_page(
-            request, 401, "Cần xác thực", "Trang này cần mã quản trị (Authorization: Bearer …)."
+            request,
+            401,
+            "Cần xác thực",
+            "Trang này cần mã quản trị (Authorization: Bearer …); "
+            "từ trình duyệt, hãy đăng nhập tại /admin/login.",
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="tgfeed"'
         return response
