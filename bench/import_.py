@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from bench.corpus import write
+from tgfeed.jobs.ingest import BATCH
 
 
 def run_tgfeed(jsonl: Path, db: Path, q: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -62,7 +63,7 @@ def run_raw(jsonl: Path, db: Path, q: mp.Queue) -> None:  # type: ignore[type-ar
             [(c, b[4], b[1], b[0]) for b in batch for c in (1, 2)],
         )
         conn.executemany(
-            "INSERT INTO articles_fts (rowid, title, summary, body) VALUES (?, ?, ?, ?)",
+            "INSERT INTO articles_fts (rowid, title, summary, body_text) VALUES (?, ?, ?, ?)",
             [(b[0], b[3], b[8], b[10]) for b in batch],
         )
         conn.commit()
@@ -90,7 +91,7 @@ def run_raw(jsonl: Path, db: Path, q: mp.Queue) -> None:  # type: ignore[type-ar
                     r["published"],
                 )
             )
-            if len(batch) >= 500:
+            if len(batch) >= BATCH:
                 flush()
     flush()
     elapsed = time.perf_counter() - t

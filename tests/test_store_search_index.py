@@ -76,7 +76,7 @@ def test_a_store_with_the_folded_copy_is_migrated(tmp_path: Path) -> None:
     # Put the store back as the first design left it: a folded copy in FTS5.
     conn.executescript(
         """
-        DROP TRIGGER articles_fts_insert; DROP TRIGGER articles_fts_update;
+        DROP TRIGGER articles_fts_update;
         DROP TRIGGER articles_fts_delete; DROP TABLE articles_fts; DROP VIEW article_text;
         CREATE VIRTUAL TABLE articles_fts USING fts5(
             title, summary, body, tokenize = 'unicode61 remove_diacritics 2');

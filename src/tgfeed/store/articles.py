@@ -110,6 +110,7 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
         next_rowid = int(conn.execute("SELECT coalesce(max(rowid), 0) FROM articles").fetchone()[0])
         new_rows: list[tuple[Any, ...]] = []
         cat_rows: list[tuple[Any, ...]] = []
+        fts_rows: list[tuple[Any, ...]] = []
         outcomes: list[ItemResult] = []
         for a in arts:
             h = content_hash(a)
@@ -138,6 +139,7 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
                     )
                 )
                 cat_rows += [(cid, published, a.id, next_rowid) for cid in self._ancestors(cat)]
+                fts_rows.append((next_rowid, a.title, a.summary, a.body_text))
                 outcome = "added"
             outcomes.append(ItemResult(a.url or a.id, outcome, a.id))
         if new_rows:
@@ -148,6 +150,10 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
                 new_rows,
             )
             self._index(conn, cat_rows)
+            conn.executemany(
+                "INSERT INTO articles_fts (rowid, title, summary, body_text) VALUES (?, ?, ?, ?)",
+                fts_rows,
+            )
         return outcomes
 
     @staticmethod
@@ -170,7 +176,7 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
 
     @staticmethod
     def _index(conn: sqlite3.Connection, cat_rows: list[tuple[Any, ...]]) -> None:
-        """The category index; the full-text index follows the articles by triggers."""
+        """The category index (the full-text index follows updates by triggers)."""
         conn.executemany(
             "INSERT INTO article_categories (category_id, published_at, article_id, "
             "article_rowid) VALUES (?, ?, ?, ?)",

@@ -125,13 +125,10 @@ def m003_search_without_a_copy(db: Database) -> None:
             title, summary, body_text, content = 'article_text', content_rowid = 'rowid',
             columnsize = 0, tokenize = 'unicode61 remove_diacritics 2'
         )""",
-        # A published article is indexed; unpublished, it is not. An external-content
-        # index must be told the old values to forget them.
-        """CREATE TRIGGER articles_fts_insert AFTER INSERT ON articles
-        WHEN NEW.deleted_at IS NULL BEGIN
-            INSERT INTO articles_fts (rowid, title, summary, body_text)
-            VALUES (NEW.rowid, NEW.title, NEW.summary, NEW.body_text);
-        END""",
+        # A published article is indexed, an unpublished one is not. New articles are
+        # indexed by the repository's batched insert (a trigger would make FTS5 flush
+        # its pending terms for every row); changes and deletions by triggers, since
+        # an external-content index must be told the old values to forget them.
         """CREATE TRIGGER articles_fts_update
         AFTER UPDATE OF title, summary, body_text, deleted_at ON articles BEGIN
             INSERT INTO articles_fts (articles_fts, rowid, title, summary, body_text)
