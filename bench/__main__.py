@@ -850,13 +850,11 @@ def main() -> None:
                 todo.remove("import")
             elif not ctx.db.exists() and "import" not in todo:
                 todo.insert(0, "import")
-            results: dict[str, Any] = {}
-            for name in todo:
-                results[name] = RUNNERS[name](ctx)
             out = ctx.results
             old = json.loads(out.read_text()) if out.exists() else {}
-            old.update(results)
-            out.write_text(json.dumps(old, indent=1, ensure_ascii=False, default=str))
+            for name in todo:  # saved after each step: a long run stopped keeps its steps
+                old[name] = RUNNERS[name](ctx)
+                out.write_text(json.dumps(old, indent=1, ensure_ascii=False, default=str))
             # With --keep, steps measured by earlier runs are shown too.
             print_table(n, old, args.markdown, ctx.categories, ctx.cold)
     finally:
