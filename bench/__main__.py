@@ -533,7 +533,9 @@ def rows_for(n: int, res: dict[str, Any]) -> list[Row]:
             ),
             (
                 "  `tgfeed build` process, nothing changed",
-                _spread_s(f["process_wall"], "s wall"),
+                _spread_s(f["process_wall"], "s wall")
+                + "; "
+                + _spread_s(f["process_cpu"], "s CPU"),
                 "",
                 "",
                 f"≤ 0.3 s {_ok(f['process_wall']['median'] <= 0.3)}",
