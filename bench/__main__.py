@@ -726,10 +726,16 @@ HEAD: Row = ("measure", "tgfeed", "baseline", "ratio", "target", "RSS MB", "base
 
 
 def print_table(
-    n: int, res: dict[str, Any], markdown: bool = False, categories: int = 200, cold: bool = False
+    n: int,
+    res: dict[str, Any],
+    markdown: bool = False,
+    categories: int = 200,
+    cold: bool = False,
+    body_kb: tuple[int, int] | None = None,
 ) -> None:
     rows = rows_for(n, res)
-    note = ", the store evicted from the page cache before each step (--cold)" if cold else ""
+    note = f", bodies of {body_kb[0]}–{body_kb[1]} KB" if body_kb else ""
+    note += ", the store evicted from the page cache before each step (--cold)" if cold else ""
     print(f"\n## {n:,} articles, {categories} categories{note}\n")
     if markdown:
         print("| " + " | ".join(HEAD) + " |")
@@ -830,11 +836,10 @@ def main() -> None:
     say(f"work folder {work}; free disk {shutil.disk_usage(work).free / 2**30:.0f} GiB")
     if args.table:
         for n in args.articles:
-            out = Ctx(args, work, n).results
-            if out.exists():
-                print_table(
-                    n, json.loads(out.read_text()), args.markdown, args.categories, args.cold
-                )
+            ctx = Ctx(args, work, n)
+            if ctx.results.exists():
+                res = json.loads(ctx.results.read_text())
+                print_table(n, res, args.markdown, args.categories, args.cold, ctx.body_kb)
         return
     try:
         for n in args.articles:
@@ -858,7 +863,7 @@ def main() -> None:
                 old[name] = RUNNERS[name](ctx)
                 out.write_text(json.dumps(old, indent=1, ensure_ascii=False, default=str))
             # With --keep, steps measured by earlier runs are shown too.
-            print_table(n, old, args.markdown, ctx.categories, ctx.cold)
+            print_table(n, old, args.markdown, ctx.categories, ctx.cold, ctx.body_kb)
     finally:
         if cleanup:
             shutil.rmtree(work, ignore_errors=True)
