@@ -1,18 +1,22 @@
 """tgfeed at scale: one harness for every benchmark, each next to its baseline.
 
     python -m bench                                  # 10,000 articles, 10,000 subscribers
-    python -m bench --articles 1000000 --subscribers 100000 --keep /var/tmp/tgbench
-    python -m bench --articles 10000,100000 --only import,feeds,search
+    python -m bench --articles 30000 --body-kb 2-4 --only import,feeds,serve,search
+    python -m bench --articles 100000,1000000 --keep /var/tmp/tgbench
 
 For each article count it writes a deterministic Vietnamese corpus (bench.corpus:
-200 categories under 20 parents, 2016–2026), imports it, and runs the steps
-below, every measurement in a fresh child process so its peak RSS is its own
-(``os.wait4`` for a step, ``VmHWM`` for a server):
+200 categories under 20 parents, 2016–2026; ``--body-kb 2-4`` for longer bodies),
+imports it, and runs the steps below, every measurement in a fresh child process
+so its peak RSS is its own (``os.wait4``; a server's ``VmHWM``). Every ratio is
+the CPU time of A/B pairs run back to back (``--pairs``, at least 3), reported as
+median (min–max); wall time is shown beside it:
 
   import   tgfeed import of the JSONL   vs raw sqlite3.executemany, same schema
-  feeds    full build_feeds, no-change rebuild   vs raw feedgen on in-memory items
-  serve    304 and 200 responses/s of /feeds/all.rss   vs a bare Starlette app
-  search   store.articles.search queries/s, p95 latency; search feed render p95
+  feeds    cold build_feeds, no-change and one-article rebuilds, `tgfeed build` as a
+           process   vs plain feedgen (no extensions) on the same articles in memory
+  serve    server CPU µs per request under wrk: tgfeed serve vs a bare Starlette
+           app and nginx on the built folder (gzip_static, and a fixed file)
+  search   store.articles.search queries/s, p50/p95 latency; search feed render
   store    reads that may grow with the archive: category counts, the feed
            listing, a digest week, export (streamed)
   digest   digest selection + render for the newest week
@@ -20,7 +24,8 @@ below, every measurement in a fresh child process so its peak RSS is its own
   crawl    crawl of a loopback fixture site, then an unchanged re-crawl
 
 and prints one table of absolute figures, ratios, targets and peak RSS. The
-results are also written as JSON next to the store (``results-<N>.json``).
+results are also written as JSON next to the store (``results-<N>.json``), after
+every step.
 
 ``--keep DIR`` keeps the corpus and the imported store in DIR and reuses them
 next time (a 1,000,000-article import takes minutes); without it everything is

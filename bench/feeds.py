@@ -6,8 +6,9 @@ On N generated articles in C categories (C/10 top-level nodes with 9 children
 each; articles on the children), it measures, each in a fresh child process:
 
 1. the full ``build_feeds`` (all feeds × RSS/Atom/JSON, OPML, index, atomic
-   writes) into an empty folder, next to raw feedgen building the same RSS and
-   Atom feeds from items already in memory (target: ratio ≤ 1.5);
+   writes) into an empty folder, next to plain feedgen (no extensions) building
+   the same RSS and Atom feeds from articles already in memory (``python -m
+   bench`` compares their CPU time in A/B pairs; this script shows best-of);
 2. a rebuild with nothing changed (target ≤ 10 % of the full build), and a
    rebuild after one new article;
 3. 304 responses/s of ``/feeds/all.rss`` with ``If-None-Match`` from the tgfeed
