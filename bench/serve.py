@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.feeds import _pin, free_port
 from bench.pairs import pairs
@@ -173,122 +173,131 @@ http {{
 """
 
 
-def run(db: Path, work: Path, public: Path, *, seconds: float = 4.0, n: int = 3) -> dict[str, Any]:
-    """Every serving figure for the built folder ``public`` of store ``db``."""
-    import httpx
+class Server(NamedTuple):
+    proc: subprocess.Popen[bytes]
+    port: int
+    etag: str  # of the plain /feeds/all.rss
 
-    state = work / "serve-state"
-    shutil.rmtree(state, ignore_errors=True)
-    state.mkdir()
+
+def _env() -> dict[str, str]:
+    path = [str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
+
+
+def _start_tgfeed(db: Path, public: Path, state: Path, procs: list[Any]) -> tuple[Server, bytes]:
+    """``tgfeed serve`` on a config naming the store and the built folder."""
     config = state / "config.toml"
     config.write_text(
         f'[store]\npath = "{db}"\n[feeds]\noutput_dir = "{public}"\n'
         f'[mail]\noutbox_dir = "{state / "outbox"}"\n',
         encoding="utf-8",
     )
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(
-            filter(None, [str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH")])
+    port = free_port()
+    cmd = [sys.executable, "-m", "tgfeed", "--config", str(config), "serve"]
+    cmd += ["--no-scheduler", "--host", "127.0.0.1", "--port", str(port)]
+    quiet = subprocess.DEVNULL
+    proc = subprocess.Popen([*_pin(0), *cmd], cwd=state, env=_env(), stdout=quiet, stderr=quiet)
+    procs.append(proc)
+    first = _wait(port, PATH, proc)
+    return Server(proc, port, first.headers["etag"]), first.content
+
+
+def _start_bare(state: Path, body: bytes, etag: str, procs: list[Any]) -> Server:
+    (state / "all.rss").write_bytes(body)
+    port = free_port()
+    cmd = [sys.executable, "-m", "bench", "_bare", str(port), str(state / "all.rss"), etag]
+    proc = subprocess.Popen([*_pin(0), *cmd], cwd=ROOT, env=_env())
+    procs.append(proc)
+    _wait(port, PATH, proc)
+    return Server(proc, port, etag)
+
+
+def _start_nginx(public: Path, state: Path, body: bytes, procs: list[Any]) -> tuple[Server, bool]:
+    """nginx on the built folder, and ``/fixed``: the bytes a gzip request of the feed
+    gets (its .gz sibling if there is one) as a plain file."""
+    port = free_port()
+    gz = (public / "feeds" / "all.rss.gz").exists()
+    shutil.copyfile(public / "feeds" / ("all.rss.gz" if gz else "all.rss"), state / "fixed")
+    (state / "root").mkdir()
+    os.symlink(public / "feeds", state / "root" / "feeds")
+    os.symlink(state / "fixed", state / "root" / "fixed")
+    conf = state / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(work=state, port=port, root=state / "root"), "utf-8")
+    ngx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+    proc = subprocess.Popen([*_pin(0), ngx_bin, "-c", str(conf), "-p", str(state)])
+    procs.append(proc)
+    first = _wait(port, PATH, proc)
+    if first.content != body:
+        raise RuntimeError("nginx and tgfeed serve different bytes for " + PATH)
+    return Server(proc, port, first.headers["etag"]), gz
+
+
+def _figures(tg: Server, bare: Server, ngx: Server, seconds: float, n: int) -> dict[str, Any]:
+    def m(s: Server, path: str, headers: dict[str, str]) -> Any:
+        return lambda: per_request(s.proc.pid, s.port, path, headers, seconds)
+
+    def ab(title: str, a: Any, b: Any) -> dict[str, Any]:
+        _say(f"serve: {title}")
+        return pairs(a, b, n, cpu="us", say=_say)
+
+    for s in (tg, bare):
+        wrk(s.port, PATH, {"If-None-Match": s.etag}, 1)  # warm up
+    gzh = {"Accept-Encoding": "gzip"}
+    return {
+        "r304": ab(
+            "304, tgfeed serve (A) vs bare Starlette (B)",
+            m(tg, PATH, {"If-None-Match": tg.etag}),
+            m(bare, PATH, {"If-None-Match": bare.etag}),
+        ),
+        "r304_nginx": ab(
+            "304, tgfeed serve (A) vs nginx (B)",
+            m(tg, PATH, {"If-None-Match": tg.etag}),
+            m(ngx, PATH, {"If-None-Match": ngx.etag}),
+        ),
+        "r200gz": ab(
+            "200 gzip, tgfeed serve (A) vs nginx gzip_static (B)",
+            m(tg, PATH, gzh),
+            m(ngx, PATH, gzh),
+        ),
+        "nginx_gz_fixed": ab(
+            "200 gzip, nginx gzip_static (A) vs nginx fixed file, same bytes (B)",
+            m(ngx, PATH, gzh),
+            m(ngx, "/fixed", {}),
         ),
     }
+
+
+def _stop(procs: list[subprocess.Popen[bytes]], nginx: subprocess.Popen[bytes] | None) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGQUIT if p is nginx else signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def run(db: Path, work: Path, public: Path, *, seconds: float = 4.0, n: int = 3) -> dict[str, Any]:
+    """Every serving figure for the built folder ``public`` of store ``db``."""
+    state = work / "serve-state"
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir()
     procs: list[subprocess.Popen[bytes]] = []
-    ngx: subprocess.Popen[bytes] | None = None
-    out: dict[str, Any] = {}
-    quiet = subprocess.DEVNULL
+    ngx: Server | None = None
     try:
-        tg_port = free_port()
-        cmd = [sys.executable, "-m", "tgfeed", "--config", str(config), "serve"]
-        cmd += ["--no-scheduler", "--host", "127.0.0.1", "--port", str(tg_port)]
-        tg = subprocess.Popen([*_pin(0), *cmd], cwd=state, env=env, stdout=quiet, stderr=quiet)
-        procs.append(tg)
-        first = _wait(tg_port, PATH, tg)
-        etag = first.headers["etag"]
-        (state / "all.rss").write_bytes(first.content)
-        gz_etag = httpx.get(
-            f"http://127.0.0.1:{tg_port}{PATH}", headers={"Accept-Encoding": "gzip"}
-        ).headers["etag"]
-
-        bare_port = free_port()
-        cmd = [sys.executable, "-m", "bench", "_bare", str(bare_port), str(state / "all.rss"), etag]
-        bare = subprocess.Popen([*_pin(0), *cmd], cwd=ROOT, env=env)
-        procs.append(bare)
-        _wait(bare_port, PATH, bare)
-
-        ngx_port = free_port()
-        gz = (public / "feeds" / "all.rss.gz").exists()
-        fixed = public / "feeds" / ("all.rss.gz" if gz else "all.rss")
-        shutil.copyfile(fixed, state / "fixed")
-        (state / "root").mkdir()
-        os.symlink(public / "feeds", state / "root" / "feeds")
-        os.symlink(state / "fixed", state / "root" / "fixed")
-        (state / "nginx.conf").write_text(
-            NGINX_CONF.format(work=state, port=ngx_port, root=state / "root"), encoding="utf-8"
-        )
-        ngx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
-        ngx = subprocess.Popen(
-            [*_pin(0), ngx_bin, "-c", str(state / "nginx.conf"), "-p", str(state)]
-        )
-        procs.append(ngx)
-        ngx_first = _wait(ngx_port, PATH, ngx)
-        if ngx_first.content != first.content:
-            raise RuntimeError("nginx and tgfeed serve different bytes for " + PATH)
-        ngx_etag = ngx_first.headers["etag"]
-
-        say = _say
-        for port in (tg_port, bare_port):
-            wrk(port, PATH, {"If-None-Match": etag}, 1)  # warm up
-
-        def m(pid: int, port: int, path: str, headers: dict[str, str]) -> Any:
-            return lambda: per_request(pid, port, path, headers, seconds)
-
-        say("serve: 304, tgfeed serve (A) vs bare Starlette (B)")
-        out["r304"] = pairs(
-            m(tg.pid, tg_port, PATH, {"If-None-Match": etag}),
-            m(bare.pid, bare_port, PATH, {"If-None-Match": etag}),
-            n,
-            cpu="us",
-            say=say,
-        )
-        say("serve: 304, tgfeed serve (A) vs nginx (B)")
-        out["r304_nginx"] = pairs(
-            m(tg.pid, tg_port, PATH, {"If-None-Match": etag}),
-            m(ngx.pid, ngx_port, PATH, {"If-None-Match": ngx_etag}),
-            n,
-            cpu="us",
-            say=say,
-        )
-        say("serve: 200 gzip, tgfeed serve (A) vs nginx gzip_static (B)")
-        gzh = {"Accept-Encoding": "gzip"}
-        out["r200gz"] = pairs(
-            m(tg.pid, tg_port, PATH, gzh), m(ngx.pid, ngx_port, PATH, gzh), n, cpu="us", say=say
-        )
-        say("serve: 200 gzip, nginx gzip_static (A) vs nginx fixed file, same bytes (B)")
-        out["nginx_gz_fixed"] = pairs(
-            m(ngx.pid, ngx_port, PATH, gzh),
-            m(ngx.pid, ngx_port, "/fixed", {}),
-            n,
-            cpu="us",
-            say=say,
-        )
+        tg, body = _start_tgfeed(db, public, state, procs)
+        bare = _start_bare(state, body, tg.etag, procs)
+        ngx, gz = _start_nginx(public, state, body, procs)
+        out = _figures(tg, bare, ngx, seconds, n)
         out["gz_files"] = gz
-        out["gz_etag_differs"] = gz_etag != etag
-        out["bytes"] = len(first.content)
+        out["bytes"] = len(body)
         out["rss_mb"] = {
-            "tgfeed": hwm_mb(tg.pid),
-            "bare": hwm_mb(bare.pid),
-            "nginx": hwm_mb(ngx.pid),
+            k: hwm_mb(s.proc.pid) for k, s in (("tgfeed", tg), ("bare", bare), ("nginx", ngx))
         }
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGQUIT if p is ngx else signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        _stop(procs, ngx.proc if ngx else None)
         shutil.rmtree(state, ignore_errors=True)
     return out
 
