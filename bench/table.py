@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bench.pairs import fmt_ratio
+from bench.pairs import fmt_ratio, spread
 
 TARGET_RSS_MB = 300
 BASELINE = re.compile(r"(^|\.)(raw|bare|plain)(\.|_)")
@@ -124,9 +124,8 @@ def _rows_serve(n: int, res: dict[str, Any]) -> list[Row]:
     sv = res["serve"]
     rss = sv.get("rss_mb", {})
 
-    def us(r: dict[str, Any]) -> dict[str, float]:
-        vals = [x["us"] for x in r]
-        return {"min": min(vals), "median": sorted(vals)[len(vals) // 2], "max": max(vals)}
+    def us(runs: list[dict[str, Any]]) -> dict[str, float]:
+        return spread([x["us"] for x in runs])
 
     r304, rn, gz, fx = sv["r304"], sv["r304_nginx"], sv["r200gz"], sv["nginx_gz_fixed"]
     gz_note = "precompressed .gz" if sv.get("gz_files") else "no .gz: nginx compresses"
