@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 TOPS = [
     "Thông tin - Tuyên truyền",
@@ -175,17 +176,22 @@ def categories(n: int = 200) -> list[list[str]]:
     ]
 
 
-def articles(n: int, *, n_categories: int = 200, seed: int = 48) -> Iterator[dict[str, object]]:
+def articles(
+    n: int, *, n_categories: int = 200, seed: int = 48, body_kb: tuple[int, int] | None = None
+) -> Iterator[dict[str, object]]:
+    """``body_kb=(2, 4)``: bodies of 2–4 KB of UTF-8 each (paragraphs are added until
+    the drawn size is reached); by default 3–6 paragraphs of 40–90 words (~1.8 KB)."""
     rng = random.Random(seed)
     cats = categories(n_categories)
     span = (datetime(2026, 11, 29, tzinfo=timezone.utc) - START).total_seconds()
     for i in range(n):
         when = START + timedelta(seconds=int(span * (i + rng.random()) / n))
         title = f"{rng.choice(SUBJECTS)} tại {rng.choice(PLACES)} lần {i}"
-        paras = [
-            " ".join(rng.choice(WORDS) for _ in range(rng.randint(40, 90))).capitalize() + "."
-            for _ in range(rng.randint(3, 6))
-        ]
+        paras = [_paragraph(rng) for _ in range(rng.randint(3, 6))]
+        if body_kb:
+            want = rng.randint(body_kb[0] * 1024, body_kb[1] * 1024)
+            while len("\n\n".join(paras).encode()) < want:
+                paras.append(_paragraph(rng))
         yield {
             "id": f"tag:tuyengiaohungyen.vn,2018:bai-viet/{i + 1}",
             "url": f"https://tuyengiaohungyen.vn/bai-viet/bai-viet-{i + 1}.aspx",
@@ -201,7 +207,11 @@ def articles(n: int, *, n_categories: int = 200, seed: int = 48) -> Iterator[dic
         }
 
 
-def write(n: int, path: Path, **kw: int) -> Path:
+def _paragraph(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(40, 90))).capitalize() + "."
+
+
+def write(n: int, path: Path, **kw: Any) -> Path:
     """``n`` articles as JSON Lines (``n_categories=``, ``seed=`` as for ``articles``)."""
     with path.open("w", encoding="utf-8") as out:
         for rec in articles(n, **kw):

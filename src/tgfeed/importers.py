@@ -24,6 +24,7 @@ from .text import (
     clean,
     clean_block,
     clean_line,
+    clean_lines,
     is_http_url,
     iso_local,
     parse_iso_datetime,
@@ -194,6 +195,27 @@ def _when(value: str, key: str, label: str, tz: ZoneInfo) -> datetime:
         ) from None
 
 
+_LINE_FIELDS = ("title", "url", "id", "author", "summary", "signature")
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _lines_clean(rec: dict[str, Any]) -> bool:
+    """Every one-line text of the record is a string `clean_line` would leave as it is
+    (checked in one pass); then the per-field cleaning is skipped, changing nothing."""
+    texts = [v for k in _LINE_FIELDS if isinstance(v := rec.get(k), str)]
+    for key in ("category", "related"):
+        values = rec.get(key)
+        if values is None and key == "related":
+            continue
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            return False  # the full path cleans (or refuses) them one by one
+        texts += values
+    return clean_lines(texts)
+
+
 def article_from_record(rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCAL_TZ) -> Article:
     """A JSON/CSV record (the export's fields; most optional) into an Article."""
     if not isinstance(rec, dict):
@@ -202,21 +224,23 @@ def article_from_record(rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCA
     unknown = sorted(k for k in rec if k not in known)
     if unknown:
         raise IngestError(f"{label}: unknown field(s): {', '.join(map(str, unknown))[:200]}")
-    title = clean_line(_str(rec, "title", label, required=True) or "")
+    line = _same if _lines_clean(rec) else clean_line
+    title = line(_str(rec, "title", label, required=True) or "")
     if not title:
         raise IngestError(f"{label}: 'title' is empty")
     url = _str(rec, "url", label)
     ident = _str(rec, "id", label)
     authority = site_url.split("//", 1)[-1].split("/", 1)[0]
     if url is not None:
-        url = clean_line(url)
+        url = line(url)
         if not is_http_url(url):
             raise IngestError(f"{label}: 'url' must be an http(s) URL: {url[:80]!r}")
     if ident is None:
         if url is None:
             raise IngestError(f"{label}: needs 'id' or 'url' (a stable identity)")
-        ident = article_id(url, authority)
-    ident = clean_line(ident)
+        ident = clean_line(article_id(url, authority))
+    else:
+        ident = line(ident)
     if url is None:
         url = f"{site_url}/bai-viet/{slugify(title)}.aspx"
     cat = rec.get("category")
@@ -224,7 +248,7 @@ def article_from_record(rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCA
         cat = [c for c in (x.strip() for x in cat.split("»")) if c]
     if not isinstance(cat, list) or not cat or not all(isinstance(c, str) for c in cat):
         raise IngestError(f"{label}: 'category' must be a non-empty list of names")
-    category = tuple(clean_line(c) for c in cat)
+    category = tuple(line(c) for c in cat)
     if any(not c or not slugify(c) for c in category):
         raise IngestError(f"{label}: 'category' has an empty name")
     slugs: tuple[str, ...] | None = None
@@ -274,13 +298,13 @@ def article_from_record(rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCA
         category_slugs=slugs,
         published_at=published,
         updated_at=updated,
-        author=clean_line(author) or None if author else None,
+        author=line(author) or None if author else None,
         views=views,
-        summary=clean_line(summary),
+        summary=line(summary),
         body_text=body_text,
         body_html=body_html,
-        signature=clean_line(signature) or None if signature else None,
-        related=tuple(r for r in (clean_line(x) for x in related_raw) if r),
+        signature=line(signature) or None if signature else None,
+        related=tuple(r for r in (line(x) for x in related_raw) if r),
     )
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..model import Article, ArticleKey, Category, ItemResult, Outcome
-from ..text import fold_d, utc_iso
+from ..text import utc_iso
 from .articles_schema import ARTICLE_COLUMNS as _COLUMNS
 from .db import Db, Row, guarded
 from .runs import IngestRunsMixin
@@ -152,9 +152,7 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
                     )
                 )
                 cat_rows += [(cid, published, a.id, next_rowid) for cid in self._ancestors(cat)]
-                fts_rows.append(
-                    (next_rowid, fold_d(a.title), fold_d(a.summary), fold_d(a.body_text))
-                )
+                fts_rows.append((next_rowid, a.title, a.summary, a.body_text))
                 outcome = "added"
             outcomes.append(ItemResult(a.url or a.id, outcome, a.id))
         if new_rows:
@@ -164,7 +162,11 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
                 "updated_at, first_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 new_rows,
             )
-            self._index(conn, cat_rows, fts_rows)
+            self._index(conn, cat_rows)
+            conn.executemany(
+                "INSERT INTO articles_fts (rowid, title, summary, body_text) VALUES (?, ?, ?, ?)",
+                fts_rows,
+            )
         return outcomes
 
     @staticmethod
@@ -186,16 +188,12 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
         )
 
     @staticmethod
-    def _index(
-        conn: sqlite3.Connection, cat_rows: list[tuple[Any, ...]], fts_rows: list[tuple[Any, ...]]
-    ) -> None:
+    def _index(conn: sqlite3.Connection, cat_rows: list[tuple[Any, ...]]) -> None:
+        """The category index (the full-text index follows updates by triggers)."""
         conn.executemany(
             "INSERT INTO article_categories (category_id, published_at, article_id, "
             "article_rowid) VALUES (?, ?, ?, ?)",
             cat_rows,
-        )
-        conn.executemany(
-            "INSERT INTO articles_fts (rowid, title, summary, body) VALUES (?, ?, ?, ?)", fts_rows
         )
 
     def _update_one(
@@ -217,12 +215,7 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
             (*self._values(a, cat.id, published, h), updated, rowid),
         )
         conn.execute("DELETE FROM article_categories WHERE article_rowid = ?", (rowid,))
-        conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (rowid,))
-        self._index(
-            conn,
-            [(cid, published, a.id, rowid) for cid in self._ancestors(cat)],
-            [(rowid, fold_d(a.title), fold_d(a.summary), fold_d(a.body_text))],
-        )
+        self._index(conn, [(cid, published, a.id, rowid) for cid in self._ancestors(cat)])
 
     def unpublish(self, article_id: str, *, now: datetime) -> bool:
         """Take an article out of every feed; True if it was published."""
@@ -236,7 +229,6 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
                 "UPDATE articles SET deleted_at = ? WHERE rowid = ?", (utc_iso(now), rowid)
             )
             conn.execute("DELETE FROM article_categories WHERE article_rowid = ?", (rowid,))
-            conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (rowid,))
             self._bump()
         return True
 

@@ -109,3 +109,40 @@ ARTICLE_COLUMNS = (
     "rowid, id, url, title, category_id, published_at, updated_at, author, views, summary, "
     "body_html, body_text, signature, related, deleted_at"
 )
+
+
+@migrations()
+def m003_search_without_a_copy(db: Database) -> None:
+    """Full-text search over the articles' own text: the FTS5 index becomes an
+    external-content index of the published articles (the view ``article_text``),
+    kept by triggers, instead of a table holding a folded copy of every article's
+    title, summary and body. The index is rebuilt from the articles."""
+    for sql in (
+        "DROP TABLE articles_fts",
+        """CREATE VIEW article_text AS
+            SELECT rowid, title, summary, body_text FROM articles WHERE deleted_at IS NULL""",
+        """CREATE VIRTUAL TABLE articles_fts USING fts5(
+            title, summary, body_text, content = 'article_text', content_rowid = 'rowid',
+            columnsize = 0, tokenize = 'unicode61 remove_diacritics 2'
+        )""",
+        # A published article is indexed, an unpublished one is not. New articles are
+        # indexed by the repository's batched insert (a trigger would make FTS5 flush
+        # its pending terms for every row); changes and deletions by triggers, since
+        # an external-content index must be told the old values to forget them.
+        """CREATE TRIGGER articles_fts_update
+        AFTER UPDATE OF title, summary, body_text, deleted_at ON articles BEGIN
+            INSERT INTO articles_fts (articles_fts, rowid, title, summary, body_text)
+            SELECT 'delete', OLD.rowid, OLD.title, OLD.summary, OLD.body_text
+            WHERE OLD.deleted_at IS NULL;
+            INSERT INTO articles_fts (rowid, title, summary, body_text)
+            SELECT NEW.rowid, NEW.title, NEW.summary, NEW.body_text
+            WHERE NEW.deleted_at IS NULL;
+        END""",
+        """CREATE TRIGGER articles_fts_delete AFTER DELETE ON articles
+        WHEN OLD.deleted_at IS NULL BEGIN
+            INSERT INTO articles_fts (articles_fts, rowid, title, summary, body_text)
+            VALUES ('delete', OLD.rowid, OLD.title, OLD.summary, OLD.body_text);
+        END""",
+        "INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')",
+    ):
+        db.conn.execute(sql)

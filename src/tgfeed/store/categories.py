@@ -42,6 +42,10 @@ class CategoriesMixin:
         if not names:
             raise StoreError("an article needs at least one category")
         slugs = list(slugs) if slugs else [slugify(n) or "khac" for n in names]
+        if description is None:  # the common case, an article's category: no write
+            known = self._categories.get("/".join(slugs))
+            if known is not None:  # its ancestors were made before it, and stay
+                return known
         try:
             with self._db.write():
                 return self._ensure(names, slugs, description)

@@ -1,7 +1,9 @@
-"""Diacritic-insensitive full-text search over the folded FTS5 copy."""
+"""Diacritic-insensitive full-text search: FTS5 indexes the articles' own text
+(external content, nothing stored twice); ``đ`` is matched by the query."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 
 from ..model import SearchHit
@@ -10,12 +12,39 @@ from .articles_schema import ARTICLE_COLUMNS as _COLUMNS
 from .categories import CategoriesMixin
 from .db import Db
 
+MAX_D_VARIANTS = 4
+"""A query word's first this many ``d`` may each stand for ``d`` or ``đ`` (2⁴ spellings)."""
 
-def _fts_query(query: str) -> str | None:
-    tokens = "".join(c if c.isalnum() else " " for c in fold(query)).split()
+
+def _spellings(token: str) -> list[str]:
+    """The indexed spellings a folded query word matches. The index keeps ``đ`` (SQLite's
+    unicode61 tokenizer folds every other Vietnamese mark, but ``đ`` has no
+    decomposition), so ``dang`` must match ``dang`` and ``đang``: each of the word's
+    first MAX_D_VARIANTS ``d`` is either letter."""
+    parts = token.split("d")
+    if len(parts) == 1:
+        return [token]
+    head = parts[: MAX_D_VARIANTS + 1]
+    tail = "d".join(parts[MAX_D_VARIANTS + 1 :])
+    out = []
+    for letters in itertools.product("dđ", repeat=len(head) - 1):
+        word = head[0] + "".join(c + p for c, p in zip(letters, head[1:], strict=True))
+        out.append(word + ("d" + tail if len(parts) > MAX_D_VARIANTS + 1 else ""))
+    return out
+
+
+def _fts_query(query: str) -> tuple[str, int] | None:
+    """The FTS5 MATCH expression for a query (every word, in any of its spellings) and
+    its number of words; None when it has no word."""
+    tokens = "".join(c if c.isalnum() else " " for c in fold(query)).split()[:16]
     if not tokens:
         return None
-    return " ".join(f'"{t}"' for t in tokens[:16])
+    groups = []
+    for token in tokens:
+        words = _spellings(token)
+        quoted = " OR ".join(f'"{w}"' for w in words)
+        groups.append(f"({quoted})" if len(words) > 1 else quoted)
+    return " AND ".join(groups), len(tokens)
 
 
 def _relevance(words: int, title: str, summary: str) -> float:
@@ -45,9 +74,10 @@ class SearchMixin(CategoriesMixin):
         would score every match, after counting every row that holds each query
         word: most of the index for a word as common as ``hội nghị``.)
         """
-        match = _fts_query(query)
-        if match is None:
+        built = _fts_query(query)
+        if built is None:
             return []
+        match, words = built
         try:
             found = self._db.rows(
                 "SELECT rowid, highlight(articles_fts, 0, char(1), '') AS title, "
@@ -59,7 +89,6 @@ class SearchMixin(CategoriesMixin):
             return []
         if not found:
             return []
-        words = match.count('"') // 2  # the query's words, each quoted once
         relevance = {r["rowid"]: _relevance(words, r["title"], r["summary"]) for r in found}
         marks = ",".join("?" * len(relevance))
         rows = self._db.rows(
