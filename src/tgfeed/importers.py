@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from .errors import IngestError
 from .model import Article
-from .parser import PageSource, article_id, decode, parse_page
+from .ids import article_id, authority
+from .parser import PageSource, decode, parse_page
 from .sanitize import paragraphs_html, sanitize_html, text_of
 from .text import (
     LOCAL_TZ,
@@ -207,7 +208,6 @@ def article_from_record(rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCA
         raise IngestError(f"{label}: 'title' is empty")
     url = _str(rec, "url", label)
     ident = _str(rec, "id", label)
-    authority = site_url.split("//", 1)[-1].split("/", 1)[0]
     if url is not None:
         url = clean_line(url)
         if not is_http_url(url):
@@ -215,7 +215,7 @@ def article_from_record(rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCA
     if ident is None:
         if url is None:
             raise IngestError(f"{label}: needs 'id' or 'url' (a stable identity)")
-        ident = article_id(url, authority)
+        ident = article_id(url, authority(site_url))
     ident = clean_line(ident)
     if url is None:
         url = f"{site_url}/bai-viet/{slugify(title)}.aspx"

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlsplit
 
 from ..config import Config
 from ..model import Category
-from ..parser import ID_DATE
+from .. import ids
 
 ALL = "all"
 SEARCH = "search"
@@ -111,7 +111,7 @@ def feed_url(config: Config, path: str) -> str:
 
 
 def feed_id(config: Config, key: str) -> str:
-    return f"tag:{config.site.tag_authority},{ID_DATE}:feeds/{key}"
+    return ids.feed_id(config.site.tag_authority, key)
 
 
 def spec_title(spec: FeedSpec, site_title: str) -> str:

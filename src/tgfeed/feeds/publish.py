@@ -7,20 +7,26 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..app import App
+from ..errors import StoreError
 from ..model import Article
+from ..staticdir import content_digest
+from ..store.feedstate import FeedState, feed_state
 from ..templating import render as render_template
 from . import catalog
 from .cache import FeedCache, Rendered
 from .catalog import ALL_FEED, FORMAT_NAMES, FORMATS, HTML_TYPE, OPML_TYPE, FeedSpec
 from .entries import newest_of_keys
 from .opml import Outline, render_opml
-from .render import EMPTY_FEED_DATE, Channel, Options, fingerprint, newest, render
+from .render import EMPTY_FEED_DATE, Channel, Deleted, Options, fingerprint, render
+
+log = logging.getLogger(__name__)
 
 INDEX_TEMPLATE = "index.html.j2"
 EXTRA_KEY = "feeds.publisher"
@@ -55,6 +61,42 @@ class Publisher:
         self.search_opts = dataclasses.replace(self.opts, items=app.config.feeds.search_max_results)
         self.cache = cache if cache is not None else FeedCache()  # an empty cache is falsy
         self._listing: tuple[int, list[Listed]] | None = None
+        self.state: FeedState = feed_state(app.store, app.extras)
+
+    # -- Last-Modified: when the bytes last changed ----------------------------
+
+    def stamps(
+        self, files: Sequence[tuple[str, bytes]], *, dry_run: bool = False
+    ) -> dict[str, datetime]:
+        """Each URL path's Last-Modified for these bytes (persisted per path; see
+        ``FeedState.stamps``). A changed feed queues a WebSub notification when
+        ``[feeds] hub`` is set."""
+        topics = {
+            path: catalog.feed_url(self.config, path)
+            for path, _ in files
+            if path.startswith("/feeds/")
+        }
+        hashed = [(path, content_digest(body)) for path, body in files]
+        kw: dict[str, Any] = {"now": self.app.now(), "topics": topics, "hub": self.config.feeds.hub}
+        try:
+            return self.state.stamps(hashed, dry_run=dry_run, **kw)
+        except StoreError as exc:
+            # Another process holds the store: the instants are right, just not kept;
+            # the next render after it lets go records them.
+            log.warning("Last-Modified not recorded: %s", exc.message)
+            return self.state.stamps(hashed, dry_run=True, **kw)
+
+    def deleted(self, spec: FeedSpec) -> tuple[Deleted, ...]:
+        """The tombstones a feed carries: articles of its category (or below) retracted
+        within ``[feeds] tombstone_days``."""
+        days = self.config.feeds.tombstone_days
+        if days <= 0:
+            return ()
+        since = self.app.now() - timedelta(days=days)
+        return tuple(
+            Deleted(ref=t.article_id, when=t.retracted_at, url=t.url, reason=t.reason)
+            for t in self.state.tombstones(spec.category, since)
+        )
 
     # -- channels ------------------------------------------------------------
 
@@ -70,6 +112,7 @@ class Publisher:
             description=desc,
             base_url=catalog.feed_url(self.config, f"/feeds/{spec.key}"),
             home_url=self.config.site.url,
+            deleted=self.deleted(spec),
         )
 
     def search_channel(self, query: str) -> Channel:
@@ -214,6 +257,16 @@ class Publisher:
         channel = self.channel(spec)
         return self._render(path, version, fmt, channel, items, self.opts, newest_first=True)
 
+    def refresh(self) -> int:
+        """Render every published feed that changed since it was last rendered, so
+        its Last-Modified moves and the hub hears of it without waiting for a
+        reader's poll. Returns how many feeds (× formats) were rendered."""
+        before = self.cache.renders
+        for entry in self.listing():
+            for fmt in FORMATS:
+                self.feed(entry.spec.key, fmt)
+        return self.cache.renders - before
+
     def search(self, query: str, fmt: str) -> Rendered:
         """The search feed for an already normalised, length-checked query."""
         qs = catalog.search_query_string(query)
@@ -226,7 +279,7 @@ class Publisher:
         items = [h.article for h in hits]
         channel = self.search_channel(query)
         return self._render(
-            path, version, fmt, channel, items, self.search_opts, newest_first=False
+            path, version, fmt, channel, items, self.search_opts, newest_first=False, search=True
         )
 
     def _render(
@@ -239,6 +292,7 @@ class Publisher:
         opts: Options,
         *,
         newest_first: bool,
+        search: bool = False,
     ) -> Rendered:
         fp = fingerprint(channel, items, opts, newest_first=newest_first)
         old = self.cache.peek(path)
@@ -246,7 +300,13 @@ class Publisher:
             self.cache.put(path, version, old)
             return old
         body = render(fmt, channel, items, opts, newest_first=newest_first)
-        rendered = Rendered.make(body, FORMATS[fmt], newest(items), fp)
+        if search:
+            # Search feeds are not persisted (any query): in memory, never backwards.
+            same = old is not None and old.etag == f'"{content_digest(body)}"'
+            changed = old.last_modified if old is not None and same else self.app.now()
+        else:
+            changed = self.stamps([(path, body)])[path]
+        rendered = Rendered.make(body, FORMATS[fmt], changed, fp)
         self.cache.renders += 1
         self.cache.put(path, version, rendered)
         return rendered
@@ -258,7 +318,7 @@ class Publisher:
             return hit
         listed = self.listing()
         body: bytes = make(listed)
-        rendered = Rendered.make(body, media_type, newest_of_listing(listed))
+        rendered = Rendered.make(body, media_type, self.stamps([(path, body)])[path])
         old = self.cache.peek(path)
         if old is not None and old.etag == rendered.etag:
             rendered = old

@@ -9,6 +9,7 @@ touches the filesystem.
 
 from __future__ import annotations
 
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 from starlette.requests import Request
@@ -40,7 +41,11 @@ def _tags(header: str) -> set[str]:
     return tags
 
 
-def not_modified(request: Request, rendered: Rendered) -> bool:
+def not_modified(request: Request, rendered: Rendered, now: datetime) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match decides when present (If-Modified-Since is then
+    ignored); else If-Modified-Since, which must be a valid HTTP-date not later than
+    ``now``. Last-Modified is when the bytes last changed (never moving backwards),
+    so "not changed since" is a fact about this representation."""
     inm = request.headers.get("if-none-match")
     if inm is not None:
         tags = _tags(inm)
@@ -49,10 +54,10 @@ def not_modified(request: Request, rendered: Rendered) -> bool:
     if ims:
         try:
             since = parsedate_to_datetime(ims)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return False
-        if since.tzinfo is None:
-            return False
+        if since.tzinfo is None or since > now:
+            return False  # not a valid HTTP-date, or one in the future: ignore it
         return rendered.last_modified <= since
     return False
 
@@ -83,7 +88,7 @@ def send(request: Request, rendered: Rendered, extra: dict[str, str] | None = No
         "Vary": "Accept-Encoding",
         **(extra or FEED_HEADERS),
     }
-    if not_modified(request, rendered):
+    if not_modified(request, rendered, get_app(request).now()):
         return Response(status_code=304, headers=headers)
     body = rendered.gzipped if gz else rendered.body
     if gz:
