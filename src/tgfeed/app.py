@@ -86,4 +86,19 @@ def build_app(config: Config, *, clock: Clock = system_clock) -> App:
         # server still start; the configured categories are synced next time.
         store.refresh_categories()
         log.warning("configured categories not synced: %s", exc.message)
+    _migrate_ids(store, clock)
     return App(config=config, store=store, clock=clock)
+
+
+def _migrate_ids(store: Store, clock: Clock) -> None:
+    """Article ids of an older shape → today's (once per store; see ``FeedState``)."""
+    from .store.feedstate import FeedState
+
+    try:
+        changes = FeedState(store).migrate_ids(now=clock())
+    except StoreError as exc:
+        log.warning("article ids not migrated yet: %s", exc.message)
+        return
+    merged = sum(1 for c in changes if c.outcome != "renamed")
+    if changes:
+        log.warning("article ids migrated: %d renamed, %d merged", len(changes) - merged, merged)

@@ -16,8 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .errors import IngestError
+from .ids import article_id, authority, normalise_tag
 from .model import Article
-from .ids import article_id, authority
 from .parser import PageSource, decode, parse_page
 from .sanitize import paragraphs_html, sanitize_html, text_of
 from .text import (
@@ -216,7 +216,7 @@ def article_from_record(rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCA
         if url is None:
             raise IngestError(f"{label}: needs 'id' or 'url' (a stable identity)")
         ident = article_id(url, authority(site_url))
-    ident = clean_line(ident)
+    ident = normalise_tag(clean_line(ident))
     if url is None:
         url = f"{site_url}/bai-viet/{slugify(title)}.aspx"
     cat = rec.get("category")

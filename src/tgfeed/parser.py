@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from . import ids
 from .errors import IngestError
-from .ids import ID_DATE, article_id  # re-exported: callers used to find them here
 from .model import Article
 from .sanitize import paragraphs_html, sanitize_html, text_of
 from .text import (

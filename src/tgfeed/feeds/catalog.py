@@ -9,9 +9,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+from .. import ids
 from ..config import Config
 from ..model import Category
-from .. import ids
 
 ALL = "all"
 SEARCH = "search"

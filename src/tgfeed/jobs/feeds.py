@@ -22,7 +22,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from ..app import App
 from ..errors import RenderError, TgfeedError

@@ -100,6 +100,21 @@ def collect_status(app: App) -> dict[str, Any]:
                 "failures": app.store.recent_failures(10),
             },
             "sources": source_states(app),
+            "websub": websub_status(app),
         }
     )
     return status
+
+
+def websub_status(app: App) -> dict[str, Any] | None:
+    """The hub notifications: counts and the latest few (None when no hub is set)."""
+    if not app.config.feeds.hub:
+        return None
+    from ..store.feedstate import feed_state
+
+    state = feed_state(app.store, app.extras)
+    return {
+        "hub": app.config.feeds.hub,
+        "counts": state.notice_counts(),
+        "recent": state.notices(10),
+    }

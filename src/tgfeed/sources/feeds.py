@@ -9,7 +9,6 @@ so a re-read entry updates its article instead of duplicating it.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,12 +17,12 @@ from urllib.parse import urlsplit
 
 import feedparser
 
+from .. import ids
 from ..config import SourceConfig
 from ..errors import IngestError
 from ..model import Article
-from .. import ids
 from ..sanitize import paragraphs_html, sanitize_html, text_of
-from ..text import clean_block, clean_line, is_http_url, slugify, summarize
+from ..text import clean_block, clean_line, is_http_url, summarize
 
 Item = tuple[str, Article | IngestError]
 Known = Callable[[str], Article | None]

@@ -10,6 +10,7 @@ is harmless: the store answers "unchanged".
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -19,9 +20,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ..app import App
 from ..errors import ConfigError, IngestError, StoreError
 from ..importers import EXPORT_FIELDS, article_from_record
 from ..model import Article, BatchResult, ItemResult
+from ..store.feedstate import feed_state
+from ..websub import publish_changes
 from .common import get_app, token_ok
 
 MAX_ITEMS = 1000
@@ -233,6 +237,7 @@ async def post_articles(request: Request) -> Response:
         result.add(item)
     with contextlib.suppress(StoreError):  # the articles are stored; the record is a nicety
         app.store.record_run("api", result, started=started, finished=app.now())
+    _announce(app)
     return _json(
         200,
         {
@@ -248,9 +253,29 @@ async def delete_article(request: Request) -> Response:
         return refused
     app = get_app(request)
     article_id = request.path_params["article_id"]
-    if not app.store.unpublish(article_id, now=app.now()):
-        return _error(404, f"no published article with id {article_id!r}")
+    reason = (request.query_params.get("reason") or "").strip()[:500] or None
+    try:
+        tomb, _ = feed_state(app.store, app.extras).retract(
+            article_id, now=app.now(), reason=reason, origin="api"
+        )
+    except StoreError as exc:
+        return _error(503, exc.message, "try again later")
+    if tomb is None:
+        return _error(404, f"no article with id {article_id!r}")
+    # Retracted now or before (a repeat is idempotent): readers get the tombstone.
+    _announce(app)
     return Response(status_code=204, headers=_HEADERS)
+
+
+_TASKS: set[asyncio.Task[Any]] = set()
+
+
+def _announce(app: App) -> None:
+    """WebSub: tell the hub about the feeds this change altered, after the response."""
+    if app.config.feeds.hub:
+        task = asyncio.get_running_loop().create_task(publish_changes(app))
+        _TASKS.add(task)
+        task.add_done_callback(_TASKS.discard)
 
 
 def routes() -> list[BaseRoute]:
