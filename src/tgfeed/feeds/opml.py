@@ -1,5 +1,6 @@
-"""OPML 2.0 of every feed (http://opml.org/spec2.opml): one folder holding one
-RSS outline per feed, so a reader imports them all in one step. Pure."""
+"""OPML 2.0 (http://opml.org/spec2.opml) of the feeds a reader should import:
+feed outlines, optionally grouped in folders (one per top-level category), so a
+reader imports them all in one step. Pure."""
 
 from __future__ import annotations
 
@@ -20,10 +21,15 @@ class Outline:
     description: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Folder:
+    text: str
+    outlines: Sequence[Outline]
+
+
 def render_opml(
     title: str,
-    folder: str,
-    outlines: Sequence[Outline],
+    items: Sequence[Outline | Folder],
     *,
     modified: datetime | None = None,
     owner: str | None = None,
@@ -37,19 +43,28 @@ def render_opml(
     if owner:
         ET.SubElement(head, "ownerName").text = clean_line(owner)
     body = ET.SubElement(root, "body")
-    group = ET.SubElement(body, "outline", text=clean_line(folder), title=clean_line(folder))
-    for o in outlines:
-        attrs = {
-            "type": "rss",
-            "text": clean_line(o.text),
-            "title": clean_line(o.text),
-            "xmlUrl": o.xml_url,
-            "htmlUrl": o.html_url,
-            "language": language,
-        }
-        if o.description:
-            attrs["description"] = clean_line(o.description)
-        ET.SubElement(group, "outline", attrs)
+    for item in items:
+        if isinstance(item, Folder):
+            text = clean_line(item.text)
+            group = ET.SubElement(body, "outline", text=text, title=text)
+            for o in item.outlines:
+                _outline(group, o, language)
+        else:
+            _outline(body, item, language)
     ET.indent(root, space="  ")
     text = ET.tostring(root, encoding="unicode", xml_declaration=False)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n").encode("utf-8")
+
+
+def _outline(parent: ET.Element, o: Outline, language: str) -> None:
+    attrs = {
+        "type": "rss",
+        "text": clean_line(o.text),
+        "title": clean_line(o.text),
+        "xmlUrl": o.xml_url,
+        "htmlUrl": o.html_url,
+        "language": language,
+    }
+    if o.description:
+        attrs["description"] = clean_line(o.description)
+    ET.SubElement(parent, "outline", attrs)

@@ -19,11 +19,11 @@ from ..model import Article
 from ..staticdir import content_digest
 from ..store.feedstate import FeedState, feed_state
 from ..templating import render as render_template
-from . import catalog
+from . import catalog, pages
 from .cache import FeedCache, Rendered
 from .catalog import ALL_FEED, FORMAT_NAMES, FORMATS, HTML_TYPE, OPML_TYPE, FeedSpec
 from .entries import newest_of_keys
-from .opml import Outline, render_opml
+from .opml import Folder, Outline, render_opml
 from .render import EMPTY_FEED_DATE, Channel, Deleted, Options, fingerprint, render
 
 log = logging.getLogger(__name__)
@@ -207,26 +207,52 @@ class Publisher:
             prefix=prefix,
             opml_url=prefix + "/feeds.opml",
             public_url=self.config.site.public_url.rstrip("/"),
-            search_url=prefix + "/feeds/search.rss" if dynamic else None,
+            search_url=prefix + "/search" if dynamic else None,
+            copy_script=pages.copy_script(),
             search_max_query=self.config.feeds.search_max_query,
         )
         return body.encode("utf-8")
 
-    def opml_bytes(self, listed: Sequence[Listed]) -> bytes:
+    def opml_bytes(self, listed: Sequence[Listed], *, flat: bool = False) -> bytes:
+        """The feeds to import, without overlap: the leaf categories (every article is
+        in exactly one), in a folder per top-level category — or, ``flat``, one
+        outline per leaf. A category with articles of its own besides its
+        sub-categories' is listed too (the only overlap). The all-feed and the
+        parents' feeds are on the index page for readers who want one feed."""
         site = self.config.site
-        outlines = [
-            Outline(
-                text=catalog.spec_label(e.spec),
-                xml_url=catalog.feed_url(self.config, e.spec.path("rss")),
+        specs = [e.spec for e in listed if e.spec.key != catalog.ALL]
+        counts = {c.slug_path: c.article_count for c in self.app.store.categories(with_counts=True)}
+
+        def outline(spec: FeedSpec) -> Outline:
+            return Outline(
+                text=catalog.spec_label(spec),
+                xml_url=catalog.feed_url(self.config, spec.path("rss")),
                 html_url=site.url,
-                description=e.spec.description,
+                description=spec.description,
             )
-            for e in listed
-        ]
+
+        def children(spec: FeedSpec) -> list[FeedSpec]:
+            return [s for s in specs if s.key.startswith(spec.key + "/")]
+
+        def wanted(spec: FeedSpec) -> bool:
+            below = children(spec)
+            if not below:
+                return True
+            direct = counts.get(spec.key, 0) - sum(
+                counts.get(s.key, 0) for s in below if s.depth == spec.depth + 1
+            )
+            return direct > 0
+
+        items: list[Outline | Folder] = []
+        for top in (s for s in specs if s.depth == 1):
+            feeds = [outline(s) for s in [top, *children(top)] if wanted(s)]
+            if flat or not children(top):
+                items += feeds
+            elif feeds:
+                items.append(Folder(catalog.spec_label(top), feeds))
         return render_opml(
             f"Nguồn tin {site.title}",
-            site.title,
-            outlines,
+            items,
             modified=newest_of_listing(listed),
             owner=site.publisher,
             language=site.language,
@@ -325,8 +351,56 @@ class Publisher:
         self.cache.put(path, version, rendered)
         return rendered
 
-    def opml(self) -> Rendered:
-        return self._page("/feeds.opml", OPML_TYPE, self.opml_bytes)
+    # -- pages for people ----------------------------------------------------
+
+    def feed_page(self, key: str, fmt: str) -> Rendered | None:
+        """``/feeds/<key>.<fmt>`` for a browser: the same feed as a readable page."""
+        feed = self.feed(key, fmt)
+        if feed is None:
+            return None
+        path = f"/feeds/{key}.{fmt}@html"
+        version = self.app.store.version
+        hit = self.cache.get(path, version)
+        if hit is not None:
+            return hit
+        cat = self.app.store.category(key)
+        spec = catalog.category_spec(cat) if cat is not None else ALL_FEED
+        body = pages.feed_page(
+            self.app.templates(),
+            self.channel(spec),
+            self.items(spec),
+            self.opts,
+            fmt=fmt,
+            prefix=catalog.public_prefix(self.config),
+            site=self.config.site,
+        )
+        rendered = Rendered.make(body, HTML_TYPE, feed.last_modified)
+        self.cache.put(path, version, rendered)
+        return rendered
+
+    def search_page(self, query: str, message: str | None = None) -> bytes:
+        """``/search?q=``: the results as a page, with the search feed to follow."""
+        hits = (
+            self.app.store.search(query, limit=self.config.feeds.search_max_results)
+            if query and not message
+            else []
+        )
+        qs = catalog.search_query_string(query) if query else ""
+        return pages.search_page(
+            self.app.templates(),
+            query,
+            hits,
+            self.search_opts,
+            feed_url=catalog.feed_url(self.config, "/feeds/search.rss" + qs) if query else None,
+            prefix=catalog.public_prefix(self.config),
+            message=message,
+            search_max_query=self.config.feeds.search_max_query,
+            site=self.config.site,
+        )
+
+    def opml(self, *, flat: bool = False) -> Rendered:
+        path = "/feeds.opml?flat=leaves" if flat else "/feeds.opml"
+        return self._page(path, OPML_TYPE, lambda listed: self.opml_bytes(listed, flat=flat))
 
     def index(self) -> Rendered:
         return self._page("/", HTML_TYPE, lambda listed: self.index_html(listed, dynamic=True))

@@ -184,15 +184,13 @@ class FeedState:
         already was (idempotent), (None, False) for an id the store never had."""
         with self.store.write():
             found = self.tombstone(article_id)
-            if found is not None:
-                return found, False
             article = self.store.get(article_id)
-            if article is None:
-                return None, False
+            if article is None:  # already retracted, or never here
+                return found, False
             self.store.unpublish(article_id, now=now)
             self.db.conn.execute(
-                "INSERT INTO tombstones (article_id, url, title, category, retracted_at, "
-                "reason, origin) VALUES (?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO tombstones (article_id, url, title, category, "
+                "retracted_at, reason, origin) VALUES (?,?,?,?,?,?,?)",
                 (
                     article.id,
                     article.url,
@@ -220,7 +218,8 @@ class FeedState:
         newest first, ties by id."""
         sql = (
             "SELECT article_id, url, title, category, retracted_at, reason, origin "
-            "FROM tombstones WHERE retracted_at >= ?"
+            "FROM tombstones t WHERE retracted_at >= ? AND NOT EXISTS (SELECT 1 FROM articles a "
+            "WHERE a.id = t.article_id AND a.deleted_at IS NULL)"  # not published again
         )
         args: list[Any] = [utc_iso(since)]
         if category is not None:
