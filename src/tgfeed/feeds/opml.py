@@ -11,6 +11,7 @@ from datetime import datetime
 from email.utils import format_datetime
 
 from ..text import clean_line
+from .catalog import FeedSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +69,39 @@ def _outline(parent: ET.Element, o: Outline, language: str) -> None:
     if o.description:
         attrs["description"] = clean_line(o.description)
     ET.SubElement(parent, "outline", attrs)
+
+
+def import_groups(
+    specs: Sequence[FeedSpec], counts: dict[str, int]
+) -> list[tuple[str | None, list[FeedSpec]]]:
+    """The category feeds a reader should import, without overlap: the leaves
+    (every article is in exactly one), grouped by top-level category — ``(folder
+    name, feeds)``, the name None for a top-level category without sub-categories.
+    A parent with articles of its own (``counts``: articles per slug path, its
+    descendants' included) is kept too: the only overlap, and only then."""
+    specs = [s for s in specs if s.depth >= 1]
+
+    def below(spec: FeedSpec) -> list[FeedSpec]:
+        return [s for s in specs if s.key.startswith(spec.key + "/")]
+
+    def wanted(spec: FeedSpec) -> bool:
+        kids = [s for s in below(spec) if s.depth == spec.depth + 1]
+        if not kids:
+            return not below(spec)
+        return counts.get(spec.key, 0) > sum(counts.get(s.key, 0) for s in kids)
+
+    groups: dict[str, list[FeedSpec]] = {}
+    names: dict[str, str] = {}
+    for spec in specs:
+        top = spec.key.split("/")[0]
+        groups.setdefault(top, [])
+        names.setdefault(top, spec.names[0])
+        if wanted(spec):
+            groups[top].append(spec)
+    out: list[tuple[str | None, list[FeedSpec]]] = []
+    for top, feeds in groups.items():
+        if feeds == [s for s in specs if s.key == top]:
+            out.append((None, feeds))  # a top-level leaf
+        elif feeds:
+            out.append((names[top], feeds))
+    return out

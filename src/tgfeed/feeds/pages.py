@@ -12,14 +12,18 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
 
 from ..model import Article, SearchHit
 from ..templating import render
+from . import catalog
 from .entries import Channel, Options, local, prepare, select
+
+if TYPE_CHECKING:
+    from .publish import Publisher
 
 FEED_TEMPLATE = "feed.html.j2"
 SEARCH_TEMPLATE = "search.html.j2"
@@ -133,4 +137,35 @@ def search_page(
     return body.encode("utf-8")
 
 
-__all__ = ["COPY_CSP", "PAGE_HEADERS", "copy_script", "feed_page", "local", "search_page"]
+def search_results(pub: Publisher, query: str, message: str | None = None) -> bytes:
+    """``/search?q=``: the results as a page, with the search feed to follow.
+    ``message``: what is wrong with the query (then nothing is searched)."""
+    config = pub.config
+    hits = (
+        pub.app.store.search(query, limit=config.feeds.search_max_results)
+        if query and not message
+        else []
+    )
+    qs = catalog.search_query_string(query) if query else ""
+    return search_page(
+        pub.app.templates(),
+        query,
+        hits,
+        pub.search_opts,
+        feed_url=catalog.feed_url(config, "/feeds/search.rss" + qs) if query else None,
+        prefix=catalog.public_prefix(config),
+        message=message,
+        search_max_query=config.feeds.search_max_query,
+        site=config.site,
+    )
+
+
+__all__ = [
+    "COPY_CSP",
+    "PAGE_HEADERS",
+    "copy_script",
+    "feed_page",
+    "local",
+    "search_page",
+    "search_results",
+]

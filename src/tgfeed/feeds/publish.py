@@ -23,7 +23,7 @@ from . import catalog, pages
 from .cache import FeedCache, Rendered
 from .catalog import ALL_FEED, FORMAT_NAMES, FORMATS, HTML_TYPE, OPML_TYPE, FeedSpec
 from .entries import newest_of_keys
-from .opml import Folder, Outline, render_opml
+from .opml import Folder, Outline, import_groups, render_opml
 from .render import EMPTY_FEED_DATE, Channel, Deleted, Options, fingerprint, render
 
 log = logging.getLogger(__name__)
@@ -214,13 +214,10 @@ class Publisher:
         return body.encode("utf-8")
 
     def opml_bytes(self, listed: Sequence[Listed], *, flat: bool = False) -> bytes:
-        """The feeds to import, without overlap: the leaf categories (every article is
-        in exactly one), in a folder per top-level category — or, ``flat``, one
-        outline per leaf. A category with articles of its own besides its
-        sub-categories' is listed too (the only overlap). The all-feed and the
-        parents' feeds are on the index page for readers who want one feed."""
+        """The feeds to import without overlap (``opml.import_groups``), in a folder
+        per top-level category — or, ``flat``, one outline per feed. The all-feed
+        and the parents' feeds are on the index page for readers who want one."""
         site = self.config.site
-        specs = [e.spec for e in listed if e.spec.key != catalog.ALL]
         counts = {c.slug_path: c.article_count for c in self.app.store.categories(with_counts=True)}
 
         def outline(spec: FeedSpec) -> Outline:
@@ -231,25 +228,12 @@ class Publisher:
                 description=spec.description,
             )
 
-        def children(spec: FeedSpec) -> list[FeedSpec]:
-            return [s for s in specs if s.key.startswith(spec.key + "/")]
-
-        def wanted(spec: FeedSpec) -> bool:
-            below = children(spec)
-            if not below:
-                return True
-            direct = counts.get(spec.key, 0) - sum(
-                counts.get(s.key, 0) for s in below if s.depth == spec.depth + 1
-            )
-            return direct > 0
-
         items: list[Outline | Folder] = []
-        for top in (s for s in specs if s.depth == 1):
-            feeds = [outline(s) for s in [top, *children(top)] if wanted(s)]
-            if flat or not children(top):
-                items += feeds
-            elif feeds:
-                items.append(Folder(catalog.spec_label(top), feeds))
+        for folder, specs in import_groups([e.spec for e in listed], counts):
+            if folder is None or flat:
+                items += [outline(s) for s in specs]
+            else:
+                items.append(Folder(folder, [outline(s) for s in specs]))
         return render_opml(
             f"Nguồn tin {site.title}",
             items,
@@ -377,26 +361,6 @@ class Publisher:
         rendered = Rendered.make(body, HTML_TYPE, feed.last_modified)
         self.cache.put(path, version, rendered)
         return rendered
-
-    def search_page(self, query: str, message: str | None = None) -> bytes:
-        """``/search?q=``: the results as a page, with the search feed to follow."""
-        hits = (
-            self.app.store.search(query, limit=self.config.feeds.search_max_results)
-            if query and not message
-            else []
-        )
-        qs = catalog.search_query_string(query) if query else ""
-        return pages.search_page(
-            self.app.templates(),
-            query,
-            hits,
-            self.search_opts,
-            feed_url=catalog.feed_url(self.config, "/feeds/search.rss" + qs) if query else None,
-            prefix=catalog.public_prefix(self.config),
-            message=message,
-            search_max_query=self.config.feeds.search_max_query,
-            site=self.config.site,
-        )
 
     def opml(self, *, flat: bool = False) -> Rendered:
         path = "/feeds.opml?flat=leaves" if flat else "/feeds.opml"

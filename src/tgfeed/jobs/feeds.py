@@ -146,17 +146,7 @@ def _build(app: App, d: StaticDir) -> BuildResult:
         listed = [
             e for e in listed if not any(e.spec.path(f).lstrip("/") in missing for f in FORMATS)
         ]
-    pages: dict[str, bytes] = {}
-    for rel in PAGES:
-        try:
-            pages[rel] = (
-                pub.opml_bytes(listed)
-                if rel == "feeds.opml"
-                else pub.index_html(listed, dynamic=False)
-            )
-        except TgfeedError as exc:
-            d.failures.append((rel, exc.message))
-    _put(pub, d, pages)
+    _pages(pub, d, listed)
     d.finish()
 
     # Feeds this build did not produce: categories that vanished (or were renamed).
@@ -186,6 +176,21 @@ def _build(app: App, d: StaticDir) -> BuildResult:
         removed_paths=tuple(d.removed),
         failures=tuple(d.failures),
     )
+
+
+def _pages(pub: Publisher, d: StaticDir, listed: list[Listed]) -> None:
+    """``feeds.opml`` and ``index.html``, listing the feeds that are in place."""
+    pages: dict[str, bytes] = {}
+    for rel in PAGES:
+        try:
+            pages[rel] = (
+                pub.opml_bytes(listed)
+                if rel == "feeds.opml"
+                else pub.index_html(listed, dynamic=False)
+            )
+        except TgfeedError as exc:
+            d.failures.append((rel, exc.message))
+    _put(pub, d, pages)
 
 
 def _feeds(

@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..feeds.cache import Rendered
 from ..feeds.catalog import FORMATS, normalize_query, parse_feed_path
-from ..feeds.pages import PAGE_HEADERS
+from ..feeds.pages import PAGE_HEADERS, search_results
 from ..feeds.publish import publisher
 from .common import error_page, get_app
 
@@ -187,7 +187,7 @@ async def search_page(request: Request) -> Response:
     if len(query) > limit or len(raw) > limit * 4:
         message = f"Từ khóa tìm kiếm dài tối đa {limit} ký tự; hãy rút gọn rồi thử lại."
         query, status = query[:limit], 400
-    body = publisher(app).search_page(query, message)
+    body = search_results(publisher(app), query, message)
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
 
