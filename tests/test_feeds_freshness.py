@@ -25,6 +25,8 @@ from click.testing import CliRunner
 from tgfeed.app import App, build_app
 from tgfeed.cli import cli
 from tgfeed.config import loads
+from tgfeed.feeds.catalog import ALL_FEED
+from tgfeed.feeds.publish import Publisher
 from tgfeed.ids import is_valid_tag
 from tgfeed.importers import article_from_record
 from tgfeed.jobs.crawl import crawl
@@ -36,7 +38,7 @@ from tgfeed.websub import notify_hub
 
 from .conftest import SAMPLES, FixedClock
 from .feeds_support import check_atom
-from .fixture_site import FixtureSite, article_html, listing_html
+from .fixture_site import FixtureSite, Resource, article_html, listing_html
 from .test_deploy_nginx import NGINX, Stack, stack  # noqa: F401  (the nginx fixture)
 
 TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
@@ -517,3 +519,98 @@ def test_websub_gives_up_after_the_retries_and_says_so(
     assert all(
         n.last_error == "HTTP 503" and n.attempts == 3 for n in FeedState(app.store).notices()
     )
+
+
+def test_a_page_gone_on_two_crawls_in_a_row_is_retracted(tmp_path: Path, clock: FixedClock) -> None:
+    """404/410 twice (``retract_gone = 2``, the default) → a tombstone; once → nothing;
+    a page that answers again between two 404s starts over."""
+    gone_path = "/bai-viet/bai-bi-go-3700.aspx"
+    flaky_path = "/bai-viet/bai-chap-chon-3701.aspx"
+    with FixtureSite() as site:
+        site.add("/robots.txt", "User-agent: *\nAllow: /\n")
+        links = [(gone_path, "Bài sẽ bị gỡ"), (flaky_path, "Bài chập chờn")]
+        site.add("/chuyen-muc/tin.aspx", listing_html("Tin tức", links))
+        site.add(gone_path, article_html("Bài sẽ bị gỡ"))
+        site.add(flaky_path, article_html("Bài chập chờn"))
+        app = make_app(tmp_path, clock, site=f'url = "{site.url}"', extra=_crawl_toml(site))
+        asyncio.run(crawl(app, "site"))
+        gone_id = "tag:127.0.0.1,2018:bai-viet/3700"
+        flaky_id = "tag:127.0.0.1,2018:bai-viet/3701"
+        assert {a.id for a in app.store.latest(None, 10)} == {gone_id, flaky_id}
+        state = FeedState(app.store)
+
+        site.add(gone_path, Resource(b"khong con", status=410))
+        site.add(flaky_path, Resource(b"khong thay", status=404))
+        clock.advance(3600)
+        asyncio.run(crawl(app, "site"))
+        assert state.tombstone(gone_id) is None and app.store.get(gone_id) is not None
+
+        site.add(flaky_path, article_html("Bài chập chờn"))  # back again
+        clock.advance(3600)
+        asyncio.run(crawl(app, "site"))
+        tomb = state.tombstone(gone_id)
+        assert tomb is not None and tomb.origin == "crawl" and "HTTP 410" in (tomb.reason or "")
+        assert app.store.get(gone_id) is None
+        assert state.tombstone(flaky_id) is None and app.store.get(flaky_id) is not None
+
+        site.add(flaky_path, Resource(b"khong thay", status=404))
+        clock.advance(3600)
+        asyncio.run(crawl(app, "site"))
+        assert state.tombstone(flaky_id) is None  # one 404 since it answered: not yet
+        atom = build_feeds(app)
+        assert not atom.failures
+        built = (tmp_path / "public" / "feeds" / "all.atom").read_bytes()
+        refs = [
+            t.get("ref") for t in ET.fromstring(built).iter(f"{{{TOMBSTONES_NS}}}deleted-entry")
+        ]
+        assert refs == [gone_id]
+        app.close()
+
+
+def test_republishing_a_retracted_article_drops_its_tombstone(
+    sample_app: App, clock: FixedClock
+) -> None:
+    victim = sample_app.store.latest(None, 1)[0]
+    state = FeedState(sample_app.store)
+    state.retract(victim.id, now=sample_app.now(), reason=None, origin="cli")
+    pub = Publisher(sample_app)
+    assert [d.ref for d in pub.deleted(ALL_FEED)] == [victim.id]
+    clock.advance(60)
+    sample_app.store.upsert([victim], now=sample_app.now())
+    assert sample_app.store.get(victim.id) is not None
+    assert pub.deleted(ALL_FEED) == ()
+    # Retracting it again is a new retraction, with a new date.
+    clock.advance(60)
+    tomb, now = state.retract(victim.id, now=sample_app.now(), reason="lần hai", origin="cli")
+    assert now and tomb is not None and tomb.retracted_at == sample_app.now()
+
+
+def test_the_digest_archive_marks_a_retracted_article(
+    sample_app: App, clock: FixedClock, live_server: Callable[[Any], Any]
+) -> None:
+    from tgfeed.jobs.digest import send_digest
+    from tgfeed.store.mail import MailStore
+
+    app = sample_app
+    MailStore(app.store).add_subscriber("doc@example.vn", now=app.now(), status="active")
+    result = asyncio.run(send_digest(app, week="2026-W48"))
+    assert result.status == "sent"
+    with live_server(create_app(app, scheduler=False)) as srv:
+        before = httpx.get(f"{srv.url}/digests/2026-W48").text
+        victim = next(a for a in app.store.latest(None, 60) if f'href="{a.url}"' in before)
+        clock.advance(3600)
+        FeedState(app.store).retract(
+            victim.id, now=app.now(), reason="Thông tin chưa chính xác", origin="cli"
+        )
+        page = httpx.get(f"{srv.url}/digests/2026-W48")
+        text = httpx.get(f"{srv.url}/digests/2026-W48.txt").text
+    assert "Bài đã bị gỡ" not in before
+    assert page.status_code == 200
+    assert "Bài đã bị gỡ sau khi bản tin được gửi" in page.text
+    import re
+
+    marked = re.findall(r'<a class="tgfeed-retracted"[^>]*href="([^"]+)"', page.text)
+    assert marked and set(marked) == {victim.url}  # its links, and only its links
+    assert len(marked) == before.count(f'href="{victim.url}"')
+    assert "Thông tin chưa chính xác" in page.text
+    assert text.startswith("BÀI ĐÃ BỊ GỠ SAU KHI BẢN TIN ĐƯỢC GỬI:\n- " + victim.title)

@@ -400,6 +400,9 @@ class SourceConfig(_Section):
     robots: bool = True  # honour robots.txt (turn off only with the site owner's consent)
     refresh_days: int = Field(default=3, ge=0, le=365)  # re-check recent articles' views
     alert_after: int = Field(default=3, ge=1)  # consecutive failed runs → failing
+    # A stored article whose page answers 404/410 on this many crawls in a row is
+    # retracted (an Atom tombstone); 0: never retract automatically.
+    retract_gone: int = Field(default=2, ge=0, le=100)
 
     @field_validator("article_pattern", "pagination_pattern")
     @classmethod

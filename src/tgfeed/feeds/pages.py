@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -166,6 +168,51 @@ __all__ = [
     "copy_script",
     "feed_page",
     "local",
+    "mark_retracted",
+    "mark_retracted_text",
     "search_page",
     "search_results",
 ]
+
+
+def mark_retracted(page: str, retracted: dict[str, tuple[str, str | None]]) -> str:
+    """An archived digest (HTML) with each retracted article marked: its links
+    struck through and labelled, and a notice at the top listing them.
+    ``retracted``: article URL → (title, reason). Pure."""
+    if not retracted:
+        return page
+    found = {}
+    for url, (title, reason) in retracted.items():
+        attr = f'href="{html.escape(url, quote=True)}"'
+        tag = re.compile(r"<a\b(?=[^>]*\s" + re.escape(attr) + ")")
+        page, n = tag.subn('<a class="tgfeed-retracted" title="Bài đã bị gỡ"', page)
+        if n:
+            found[url] = (title, reason)
+    if not found:
+        return page
+    items = "".join(
+        f"<li><s>{html.escape(title)}</s>"
+        + (f" — {html.escape(reason)}" if reason else "")
+        + "</li>"
+        for title, reason in found.values()
+    )
+    notice = (
+        '<div class="tgfeed-retracted-notice" style="border:2px solid #a50e0e;'
+        'padding:.5rem 1rem;margin:1rem auto;max-width:600px;font-family:sans-serif">'
+        f"<strong>Bài đã bị gỡ sau khi bản tin được gửi:</strong><ul>{items}</ul></div>"
+        "<style>a.tgfeed-retracted{text-decoration:line-through}"
+        'a.tgfeed-retracted::after{content:" (đã gỡ)"}</style>'
+    )
+    m = re.search(r"<body[^>]*>", page, re.I)
+    at = m.end() if m else 0
+    return page[:at] + notice + page[at:]
+
+
+def mark_retracted_text(text: str, retracted: dict[str, tuple[str, str | None]]) -> str:
+    """The plain-text archive copy with the same notice at the top."""
+    found = [(t, r) for url, (t, r) in retracted.items() if url in text]
+    if not found:
+        return text
+    lines = ["BÀI ĐÃ BỊ GỠ SAU KHI BẢN TIN ĐƯỢC GỬI:"]
+    lines += [f"- {t}" + (f" — {r}" if r else "") for t, r in found]
+    return "\n".join(lines) + "\n\n" + text

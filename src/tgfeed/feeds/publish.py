@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html as htmllib
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -377,6 +379,13 @@ def _mime(fmt: str) -> str:
 def newest_of_listing(listed: Sequence[Listed]) -> datetime:
     stamps = [e.newest for e in listed if e.newest is not None]
     return max(stamps) if stamps else EMPTY_FEED_DATE
+
+
+def retracted_in(app: App, page: str) -> dict[str, tuple[str, str | None]]:
+    """The retracted articles a page links to: URL → (title, reason)."""
+    urls = set(re.findall(r'href="([^"]+)"', page))
+    found = feed_state(app.store, app.extras).tombstones_by_url({htmllib.unescape(u) for u in urls})
+    return {url: (t.title, t.reason) for url, t in found.items()}
 
 
 def publisher(app: App) -> Publisher:

@@ -62,6 +62,13 @@ def m001_feedstate(db: dbmod.Database) -> None:
             at TEXT NOT NULL
         );
         CREATE TABLE feedstate_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE gone_pages (
+            url TEXT PRIMARY KEY,           -- an article page that answered 404/410
+            article_id TEXT NOT NULL,
+            times INTEGER NOT NULL,         -- crawls in a row
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL
+        );
         """
     )
 
@@ -235,11 +242,34 @@ class FeedState:
             chunk = wanted[i : i + 500]
             rows = self.db.execute(
                 "SELECT article_id, url, title, category, retracted_at, reason, origin "
-                f"FROM tombstones WHERE url IN ({','.join('?' * len(chunk))})",
+                f"FROM tombstones t WHERE url IN ({','.join('?' * len(chunk))}) "
+                "AND NOT EXISTS (SELECT 1 FROM articles a "
+                "WHERE a.id = t.article_id AND a.deleted_at IS NULL)",
                 chunk,
             ).fetchall()
             out.update({r[1]: _tombstone(r) for r in rows})
         return out
+
+    def record_gone(self, url: str, article_id: str, *, now: datetime) -> int:
+        """One more crawl found ``url`` gone (404/410); returns how many in a row."""
+        with self.store.write():
+            self.db.conn.execute(
+                "INSERT INTO gone_pages (url, article_id, times, first_at, last_at) "
+                "VALUES (?, ?, 1, ?, ?) ON CONFLICT (url) DO UPDATE SET "
+                "times = times + 1, last_at = excluded.last_at, article_id = excluded.article_id",
+                (url, article_id, utc_iso(now), utc_iso(now)),
+            )
+            row = self.db.conn.execute(
+                "SELECT times FROM gone_pages WHERE url = ?", (url,)
+            ).fetchone()
+        return int(row[0])
+
+    def clear_gone(self, urls: Iterable[str]) -> None:
+        """These pages answered again: their streak starts over."""
+        rows = [(u,) for u in urls]
+        if rows:
+            with self.store.write():
+                self.db.conn.executemany("DELETE FROM gone_pages WHERE url = ?", rows)
 
     # -- WebSub --------------------------------------------------------------
 
