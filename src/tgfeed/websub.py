@@ -75,6 +75,16 @@ async def notify_hub(app: App) -> HubResult:
     out = HubResult()
     if not app.config.feeds.hub:
         return out
+    # One sender at a time per App (a push and a scheduled build may both call this):
+    # a queued notification is sent once.
+    lock = app.extras.get("websub_lock")
+    if not isinstance(lock, asyncio.Lock):
+        lock = app.extras["websub_lock"] = asyncio.Lock()
+    async with lock:
+        return await _send_due(app, out)
+
+
+async def _send_due(app: App, out: HubResult) -> HubResult:
     state = feed_state(app.store, app.extras)
     due = state.due(app.now())
     if not due:

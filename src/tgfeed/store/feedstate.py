@@ -134,10 +134,15 @@ class FeedState:
         notification to ``hub`` for its feed URL (exactly the changed feeds)."""
         if not files:
             return {}
-        if dry_run:
-            return self._stamps(files, now, None, None, write=False)
+        read = self._stamps(files, now, None, None, write=False)
+        if dry_run or all(self._known(path, etag) for path, etag in files):
+            return read  # nothing changed: no write lock taken
         with self.store.write():
             return self._stamps(files, now, topics, hub, write=True)
+
+    def _known(self, path: str, etag: str) -> bool:
+        row = self.db.execute("SELECT etag FROM feed_files WHERE path = ?", (path,)).fetchone()
+        return row is not None and row[0] == etag
 
     def _stamps(
         self,
