@@ -33,6 +33,7 @@ from tgfeed.jobs.crawl import crawl
 from tgfeed.jobs.feeds import build_feeds
 from tgfeed.jobs.ingest import import_paths
 from tgfeed.store.feedstate import FeedState
+from tgfeed.store.idmigration import id_changes
 from tgfeed.web import create_app
 from tgfeed.websub import notify_hub
 
@@ -313,7 +314,7 @@ def test_old_shape_ids_are_migrated_and_duplicates_merged(
     assert ids == [new_id, "tag:127.0.0.1,2018:bai-viet/7005"]
     kept = app.store.get(new_id)
     assert kept is not None and kept.title == "Mới"  # the newest content won
-    outcomes = {(c.old_id, c.outcome) for c in FeedState(app.store).id_changes()}
+    outcomes = {(c.old_id, c.outcome) for c in id_changes(FeedState(app.store))}
     assert outcomes == {
         ("tag:127.0.0.1:45395,2018:bai-viet/7004", "merged-dropped"),
         ("tag:127.0.0.1:45395,2018:bai-viet/7005", "renamed"),

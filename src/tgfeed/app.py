@@ -93,9 +93,10 @@ def build_app(config: Config, *, clock: Clock = system_clock) -> App:
 def _migrate_ids(store: Store, clock: Clock) -> None:
     """Article ids of an older shape → today's (once per store; see ``FeedState``)."""
     from .store.feedstate import FeedState
+    from .store.idmigration import migrate_ids
 
     try:
-        changes = FeedState(store).migrate_ids(now=clock())
+        changes = migrate_ids(FeedState(store), now=clock())
     except StoreError as exc:
         log.warning("article ids not migrated yet: %s", exc.message)
         return

@@ -14,6 +14,7 @@ from ..app import App
 from ..errors import TgfeedError
 from ..jobs.feeds import BuildResult, build_feeds
 from ..store.feedstate import FeedState
+from ..store.idmigration import id_changes
 from ..websub import notify_hub, publish_changes
 from .base import cli, console, err_console, pass_app
 from .demo import DEMO_STEPS
@@ -96,7 +97,7 @@ def retract(app: App, article_id: str, reason: str | None) -> None:
 @pass_app
 def migrate_ids(app: App) -> None:
     """Show the ids the store rewrote from an older shape (done once, automatically)."""
-    changes = FeedState(app.store).id_changes(limit=1000)
+    changes = id_changes(FeedState(app.store), limit=1000)
     if not changes:
         console.print("no article id needed migrating", highlight=False)
     for c in changes:

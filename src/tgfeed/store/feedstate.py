@@ -1,6 +1,7 @@
 """What the feeds concern remembers: when each published file's bytes last changed
-(its ``Last-Modified``), the tombstones of retracted articles, the WebSub hub
-notifications still to send or sent, and the ids rewritten by the id migration.
+(its ``Last-Modified``), the tombstones of retracted articles and the article pages
+found gone, the WebSub hub notifications still to send or sent, and (tables only;
+see ``store.idmigration``) the ids rewritten by the id migration.
 
 Its own migration set, applied on first use over the store's connection.
 """
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..ids import normalise_tag
 from ..text import parse_iso_datetime, utc_iso
 from . import db as dbmod
 from .core import Store
@@ -95,13 +95,6 @@ class HubNotice:
     next_at: datetime
     last_error: str | None
     sent_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class IdChange:
-    old_id: str
-    new_id: str
-    outcome: str  # renamed, merged-kept (this row's content won), merged-dropped
 
 
 def _second(when: datetime) -> datetime:
@@ -334,89 +327,6 @@ class FeedState:
         counts = {"pending": 0, "sent": 0, "failed": 0}
         counts.update({r[0]: int(r[1]) for r in rows})
         return counts
-
-    # -- the id migration ----------------------------------------------------
-
-    def migrate_ids(self, *, now: datetime, dry_run: bool = False) -> list[IdChange]:
-        """Rewrite article ids of an older shape (port or capitals in the authority,
-        unencoded characters) to today's. Two rows that become one id are merged:
-        the row with the newer content (``updated_at``, then ``first_seen_at``) keeps
-        the id and the other is removed. Runs its scan once per store (a meta key
-        says it is done); returns what changed."""
-        done = self.db.execute(
-            "SELECT value FROM feedstate_meta WHERE key = 'ids_normalised'"
-        ).fetchone()
-        if done is not None:
-            return []
-        rows = self.db.execute(
-            "SELECT rowid, id, updated_at, first_seen_at, deleted_at FROM articles"
-        ).fetchall()
-        by_id = {r[1]: r for r in rows}
-        changes: list[IdChange] = []
-        plan: list[tuple[Any, str]] = [
-            (r, normalise_tag(r[1])) for r in rows if normalise_tag(r[1]) != r[1]
-        ]
-        if dry_run:
-            return [IdChange(r[1], new, "renamed") for r, new in plan]
-        with self.store.write():
-            for row, new in plan:
-                other = by_id.get(new)
-                if other is None:
-                    self._rename(row, new)
-                    by_id[new] = row
-                    changes.append(IdChange(row[1], new, "renamed"))
-                    continue
-                keep_old = (row[4] is None, row[2], row[3]) > (other[4] is None, other[2], other[3])
-                if keep_old:
-                    self._drop(other)
-                    self._rename(row, new)
-                    by_id[new] = row
-                changes.append(
-                    IdChange(row[1], new, "merged-kept" if keep_old else "merged-dropped")
-                )
-                if not keep_old:
-                    self._drop(row)
-            self.db.conn.executemany(
-                "INSERT INTO id_merges (old_id, new_id, outcome, at) VALUES (?,?,?,?)",
-                [(c.old_id, c.new_id, c.outcome, utc_iso(now)) for c in changes],
-            )
-            self.db.conn.execute(
-                "INSERT OR REPLACE INTO feedstate_meta (key, value) VALUES ('ids_normalised', ?)",
-                (utc_iso(now),),
-            )
-            if changes:
-                self.store._bump()
-        return changes
-
-    def _rename(self, row: Sequence[Any], new: str) -> None:
-        conn = self.db.conn
-        conn.execute("UPDATE articles SET id = ? WHERE rowid = ?", (new, row[0]))
-        conn.execute(
-            "UPDATE article_categories SET article_id = ? WHERE article_rowid = ?", (new, row[0])
-        )
-        if _has_table(self.db, "source_http_cache"):
-            conn.execute(
-                "UPDATE source_http_cache SET article_id = ? WHERE article_id = ?", (new, row[1])
-            )
-
-    def _drop(self, row: Sequence[Any]) -> None:
-        conn = self.db.conn
-        conn.execute("DELETE FROM article_categories WHERE article_rowid = ?", (row[0],))
-        conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (row[0],))
-        conn.execute("DELETE FROM articles WHERE rowid = ?", (row[0],))
-
-    def id_changes(self, limit: int = 50) -> list[IdChange]:
-        rows = self.db.execute(
-            "SELECT old_id, new_id, outcome FROM id_merges ORDER BY id DESC LIMIT ?", (limit,)
-        ).fetchall()
-        return [IdChange(r[0], r[1], r[2]) for r in rows]
-
-
-def _has_table(db: dbmod.Database, name: str) -> bool:
-    return (
-        db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
-        is not None
-    )
 
 
 _HUB_COLS = "id, topic, hub, created_at, status, attempts, next_at, last_error, sent_at"
