@@ -160,3 +160,12 @@ def test_nginx_negotiates_like_tgfeed(stack: Stack) -> None:  # noqa: F811
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert "Accept" in page.headers["vary"]
     assert "<h1>" in page.text and "Sao chép" in page.text
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
+def test_nginx_sends_the_flat_opml_to_tgfeed(stack: Stack) -> None:  # noqa: F811
+    nested = httpx.get(stack.url + "/feeds.opml")
+    assert nested.content == (stack.public / "feeds.opml").read_bytes()
+    flat = httpx.get(stack.url + "/feeds.opml", params={"flat": "leaves"})
+    assert flat.status_code == 200 and flat.content != nested.content
+    assert flat.content == httpx.get(stack.tgfeed_url + "/feeds.opml?flat=leaves").content
