@@ -12,7 +12,7 @@ below, every measurement in a fresh child process so its peak RSS is its own
   import   tgfeed import of the JSONL   vs raw sqlite3.executemany, same schema
   feeds    full build_feeds, no-change rebuild   vs raw feedgen on in-memory items
   serve    304 and 200 responses/s of /feeds/all.rss   vs a bare Starlette app
-  search   store.search queries/s, p95 latency; search feed render p95
+  search   store.articles.search queries/s, p95 latency; search feed render p95
   store    reads that may grow with the archive: category counts, the feed
            listing, a digest week, export (streamed)
   digest   digest selection + render for the newest week
@@ -117,16 +117,16 @@ def child_store(db: str, export: bool) -> dict[str, Any]:
         out[name] = time.perf_counter() - t
         return value
 
-    timed("count", store.count)
-    cats = timed("categories_counts", lambda: store.categories(with_counts=True))
+    timed("count", store.articles.count)
+    cats = timed("categories_counts", lambda: store.articles.categories(with_counts=True))
     out["n_categories"] = len(cats)
-    timed("categories", store.categories)
+    timed("categories", store.articles.categories)
     timed("listing", lambda: Publisher(app).listing())
-    timed("latest_all", lambda: store.latest(None, 50))
-    newest = store.latest(None, 1)[0].published_at
+    timed("latest_all", lambda: store.articles.latest(None, 50))
+    newest = store.articles.latest(None, 1)[0].published_at
     week = last_complete_week(newest, app.tz)
     start, end = week_window(week, app.tz)
-    arts = timed("between_week", lambda: store.between(start, end))
+    arts = timed("between_week", lambda: store.articles.between(start, end))
     out["week"], out["week_articles"] = week, len(arts)
     if export:
         from tgfeed.jobs.ingest import export_jsonl
@@ -147,7 +147,7 @@ def child_digest(db: str) -> dict[str, Any]:
     from tgfeed.text import last_complete_week, parse_iso_datetime, week_window
 
     app = build_app(Config(store=StoreConfig(path=Path(db))))
-    newest = app.store.latest_keys(None, 1)[0].published
+    newest = app.store.articles.latest_keys(None, 1)[0].published
     week = last_complete_week(parse_iso_datetime(newest), app.tz)
     times = []
     for _ in range(2):
@@ -155,7 +155,7 @@ def child_digest(db: str) -> dict[str, Any]:
         selection, rendered = compose(app, week)
         times.append(time.perf_counter() - t)
     start, end = week_window(week, app.tz)
-    in_week = len(app.store.between(start, end))
+    in_week = len(app.store.articles.between(start, end))
     app.close()
     return {
         "week": week,

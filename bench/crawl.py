@@ -79,7 +79,7 @@ def run(
 ) -> dict[str, Any]:
     """Crawl the fixture site into a fresh store, then re-crawl it; the figures."""
     from tgfeed.app import build_app
-    from tgfeed.config import loads
+    from tgfeed.loader import loads
 
     parent, child = mp.Pipe()
     proc = mp.Process(target=serve, args=(child, pages, per_listing, page_kb), daemon=True)
@@ -119,7 +119,7 @@ timeout = 30
             second_s = time.perf_counter() - t
             parent.send("stats")
             hits2, bytes2, not_modified2 = parent.recv()
-            stored = app.store.count()
+            stored = app.store.articles.count()
     parent.send("stop")
     proc.join(timeout=10)
     return {

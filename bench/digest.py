@@ -100,9 +100,8 @@ def _usage() -> tuple[float, float]:
 def _setup(n: int, port: int, connections: int, workdir: Path) -> object:
     sys.path.insert(0, str(ROOT / "src"))
     from tgfeed.app import build_app
-    from tgfeed.config import loads
     from tgfeed.jobs.ingest import import_paths
-    from tgfeed.store.mail import MailStore
+    from tgfeed.loader import loads
 
     config_path = workdir / "config.toml"
     config_path.write_text(
@@ -122,7 +121,7 @@ retry_delay = 0.1
     )
     app = build_app(loads(config_path.read_bytes(), source=config_path))
     import_paths(app, [ROOT / "src" / "tgfeed" / "samples" / "articles.jsonl"])
-    MailStore(app.store).bulk_add(
+    app.store.mail.bulk_add(
         (
             (f"can.bo{i:06d}@so-ban-nganh.hungyen.gov.vn", f"Cán bộ Nguyễn Văn {i}", None)
             for i in range(n)

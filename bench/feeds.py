@@ -89,10 +89,10 @@ def generate(db: Path, n: int, ncat: int) -> None:
             )
         )
         if len(batch) == 2000:
-            store.upsert(batch, now=T0)
+            store.articles.upsert(batch, now=T0)
             batch = []
             print(f"\r  generated {i + 1:,}/{n:,}", end="", flush=True)
-    store.upsert(batch, now=T0)
+    store.articles.upsert(batch, now=T0)
     store.close()
     print(f"\r  generated {n:,} articles in {time.perf_counter() - t:.0f}s", flush=True)
 
@@ -124,18 +124,18 @@ def child_build(db: Path, out: Path) -> dict[str, Any]:
     t = time.perf_counter()
     again = build_feeds(app)
     t_again = time.perf_counter() - t
-    newest = app.store.latest(None, 1)[0]
+    newest = app.store.articles.latest(None, 1)[0]
     fresh = dataclasses.replace(
         newest,
         id="tag:tuyengiaohungyen.vn,2018:bai-viet/bench-new",
         url="https://tuyengiaohungyen.vn/bai-viet/bench-new.aspx",
         published_at=newest.published_at + timedelta(minutes=1),
     )
-    app.store.upsert([fresh], now=T0)
+    app.store.articles.upsert([fresh], now=T0)
     t = time.perf_counter()
     one = build_feeds(app)
     t_one = time.perf_counter() - t
-    app.store.unpublish(fresh.id, now=T0)
+    app.store.articles.unpublish(fresh.id, now=T0)
     build_feeds(app)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     return {
@@ -161,7 +161,7 @@ def child_raw(db: Path) -> dict[str, Any]:
 
     app = make_app(db, OUT / "unused")
     pub = Publisher(app)
-    specs = [ALL_FEED] + [category_spec(c) for c in app.store.categories()]
+    specs = [ALL_FEED] + [category_spec(c) for c in app.store.articles.categories()]
     feeds = [(pub.channel(s), pub.items(s)) for s in specs]
     tz = app.tz
     t = time.perf_counter()

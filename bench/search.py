@@ -1,4 +1,4 @@
-"""bench/search: queries/s and latency of ``store.search`` and of the search feed
+"""bench/search: queries/s and latency of ``store.articles.search`` and of the search feed
 over a fixed list of realistic Vietnamese queries, with and without tone marks.
 
     python -m bench.search STORE.db [--rounds 3]
@@ -75,7 +75,7 @@ def run(db: Path, rounds: int = 3, limit: int = 20) -> dict[str, Any]:
     first: list[float] = []
     for q in QUERIES:  # the first round (cold with --cold) is reported on its own
         t = time.perf_counter()
-        store.search(q, limit)
+        store.articles.search(q, limit)
         first.append(time.perf_counter() - t)
     lat: list[float] = []
     per_query: dict[str, list[float]] = {q: [] for q in QUERIES}
@@ -84,7 +84,7 @@ def run(db: Path, rounds: int = 3, limit: int = 20) -> dict[str, Any]:
     for _ in range(rounds):
         for q in QUERIES:
             t = time.perf_counter()
-            found = store.search(q, limit)
+            found = store.articles.search(q, limit)
             dt = time.perf_counter() - t
             lat.append(dt)
             per_query[q].append(dt)

@@ -48,7 +48,7 @@ def main() -> None:
     import uvicorn
 
     from tgfeed.app import build_app
-    from tgfeed.config import load
+    from tgfeed.loader import load
     from tgfeed.web import create_app
 
     app = build_app(load(Path(config_path)))

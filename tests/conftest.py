@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from tgfeed.app import App, build_app
-from tgfeed.config import Config, loads
+from tgfeed.config import Config
 from tgfeed.jobs.ingest import import_paths
+from tgfeed.loader import loads
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -117,8 +118,15 @@ class LiveServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        from tgfeed.web.server import UVICORN_OPTIONS
+
         config = uvicorn.Config(
-            asgi, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            asgi,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            **UVICORN_OPTIONS,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -63,3 +63,39 @@ def toml_key(key: str) -> str:
 def toml_document(data: dict[str, Any]) -> str:
     """A document of top-level ``key = value`` lines (tables inline)."""
     return "".join(f"{toml_key(k)} = {toml_value(v)}\n" for k, v in data.items())
+
+
+# Characters that change meaning under normalisation or display, added to the
+# fragments of every fuzz target (tests/test_security_unicode.py explains why):
+# combining marks (U+0338 composes ">" into "≯", "<" into "≮", "=" into "≠"),
+# fullwidth and compatibility look-alikes of markup, and bidi controls.
+COMBINING = [chr(c) for c in range(0x300, 0x370)] + ["\u0338", "\u20d2", "\u20e5", "\u0489"]
+LOOKALIKES = [
+    "\uff1c",  # ＜ fullwidth less-than (NFKC: <)
+    "\uff1e",  # ＞
+    "\uff02",  # ＂
+    "\uff07",  # ＇
+    "\uff1d",  # ＝
+    "\ufe64",  # ﹤ small less-than
+    "\ufe65",  # ﹥
+    "\u2039\u203a",  # ‹ ›
+    "\u02c2\u02c3",  # ˂ ˃ modifier arrows
+    "\ufb01",  # ﬁ ligature
+    "\u2460",  # ① circled digit
+    "\u1e9b\u0323",  # ẛ̣ (NFC and NFKC differ)
+    "\uff4a\uff41\uff56\uff41\uff53\uff43\uff52\uff49\uff50\uff54\uff1a",  # ｊａｖａｓｃｒｉｐｔ：
+]
+BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068"]
+BIDI += ["\u2069", "\u200e", "\u200f", "\u061c"]
+UNICODE_FRAGMENTS = [
+    *COMBINING,
+    *LOOKALIKES,
+    *BIDI,
+    "\u0338 onmouseover=alert(1) style=position:fixed;inset:0 x=",
+    "<p>\u0338 onclick=alert(1) x=</p>",
+    "<a href='https://tuyengiaohungyen.vn/'>\u0338 onclick=alert(1) x=</a>",
+    '<img src="https://tuyengiaohungyen.vn/a.jpg" alt="\u0338 x">\u0338',
+    "&#x338; onmouseover=alert(1)",
+    "<b>&#824;\u20d2 onfocus=alert(1) autofocus x=</b>",
+    "=\u0338 <\u0338 >\u0338",
+]

@@ -56,7 +56,7 @@ def test_without_or_with_a_wrong_token_is_401(server: tuple[str, App]) -> None:
     assert r.status_code == 401
     r = httpx.delete(f"{url}/api/articles/x")
     assert r.status_code == 401
-    assert app.store.count() == 0
+    assert app.store.articles.count() == 0
 
 
 def test_no_token_configured_is_403_with_a_clear_message(
@@ -79,7 +79,7 @@ def test_push_is_an_idempotent_upsert(server: tuple[str, App]) -> None:
     assert [x["outcome"] for x in body["results"]] == ["added", "added"]
     assert body["results"][0]["id"] == "tag:tuyengiaohungyen.vn,2018:bai-viet/4001"
     assert body["counts"] == {"added": 2, "updated": 0, "unchanged": 0, "failed": 0}
-    stored = app.store.get("tag:tuyengiaohungyen.vn,2018:bai-viet/4001")
+    stored = app.store.articles.get("tag:tuyengiaohungyen.vn,2018:bai-viet/4001")
     assert stored is not None and "script" not in stored.body_html
     assert stored.author == "Lưu Tú" and stored.views == 12
 
@@ -95,8 +95,8 @@ def test_push_is_an_idempotent_upsert(server: tuple[str, App]) -> None:
             "outcome": "updated",
         }
     ]
-    assert app.store.count() == 2
-    assert app.store.recent_runs(1)[0]["source"] == "api"
+    assert app.store.articles.count() == 2
+    assert app.store.articles.recent_runs(1)[0]["source"] == "api"
 
 
 def test_invalid_articles_are_422_with_field_paths_and_nothing_is_stored(
@@ -121,7 +121,7 @@ def test_invalid_articles_are_422_with_field_paths_and_nothing_is_stored(
     assert any(path == "[3].published" and "not a date" in m for path, m in problems)
     assert ("[4]", "must be an object, not a string") in problems
     assert "nothing was stored" in r.json()["error"]
-    assert app.store.count() == 0
+    assert app.store.articles.count() == 0
 
     single = httpx.post(f"{url}/api/articles", json={"title": "x"}, headers=AUTH)
     paths = {p["path"] for p in single.json()["problems"]}
@@ -151,18 +151,18 @@ def test_oversized_body_is_413_declared_or_streamed(server: tuple[str, App]) -> 
     # No Content-Length: the limit holds while reading the stream.
     r = httpx.post(f"{url}/api/articles", content=chunks(), headers=AUTH)
     assert r.status_code == 413
-    assert app.store.count() == 0
+    assert app.store.articles.count() == 0
 
 
 def test_delete_unpublishes(server: tuple[str, App]) -> None:
     url, app = server
     httpx.post(f"{url}/api/articles", json=[article(1), article(2)], headers=AUTH)
     ident = "tag:tuyengiaohungyen.vn,2018:bai-viet/4001"
-    assert ident in {a.id for a in app.store.latest()}
+    assert ident in {a.id for a in app.store.articles.latest()}
     r = httpx.delete(f"{url}/api/articles/{quote(ident, safe='')}", headers=AUTH)
     assert r.status_code == 204
-    assert ident not in {a.id for a in app.store.latest()}
-    assert app.store.get(ident) is None
+    assert ident not in {a.id for a in app.store.articles.latest()}
+    assert app.store.articles.get(ident) is None
     again = httpx.delete(f"{url}/api/articles/{quote(ident, safe='')}", headers=AUTH)
     assert again.status_code == 204  # a repeated retraction is idempotent
     unknown = httpx.delete(f"{url}/api/articles/tag:x,2018:nothing", headers=AUTH)
@@ -170,8 +170,8 @@ def test_delete_unpublishes(server: tuple[str, App]) -> None:
     # Unquoted ids (with ':' and '/') work too.
     r = httpx.delete(f"{url}/api/articles/tag:tuyengiaohungyen.vn,2018:bai-viet/4002", headers=AUTH)
     assert r.status_code == 204
-    assert app.store.count() == 0
+    assert app.store.articles.count() == 0
     # Pushing it again republishes it.
     r = httpx.post(f"{url}/api/articles", json=article(1), headers=AUTH)
     assert r.json()["results"][0]["outcome"] == "updated"
-    assert app.store.count() == 1
+    assert app.store.articles.count() == 1

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from tgfeed.config import Config, load, loads
+from tgfeed.config import Config
 from tgfeed.errors import ConfigError
+from tgfeed.loader import load, loads
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,6 +106,7 @@ def test_env_var_selects_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_secrets_come_from_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = tmp_path / "pw"
     secret.write_text("s3cret\n", encoding="utf-8")
+    secret.chmod(0o600)
     config = loads(f'[mail.smtp]\npassword_file = "{secret}"\n')
     assert config.mail.smtp.password() == "s3cret"
     config = loads('[web]\napi_token_env = "TGFEED_TEST_TOKEN"\n')

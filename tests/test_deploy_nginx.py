@@ -207,7 +207,7 @@ def test_everything_else_is_proxied_to_tgfeed(stack: Stack) -> None:
 def test_a_rebuild_changes_what_nginx_serves(stack: Stack, sample_app: App) -> None:
     url = stack.url + "/feeds/all.rss"
     first = httpx.get(url)
-    newest = sample_app.store.latest(None, 1)[0]
+    newest = sample_app.store.articles.latest(None, 1)[0]
     fresh = dataclasses.replace(
         newest,
         id=newest.id + "-moi",
@@ -215,7 +215,7 @@ def test_a_rebuild_changes_what_nginx_serves(stack: Stack, sample_app: App) -> N
         title="Hội nghị triển khai nhiệm vụ mới",
         published_at=newest.published_at + timedelta(hours=1),
     )
-    sample_app.store.upsert([fresh], now=sample_app.now())
+    sample_app.store.articles.upsert([fresh], now=sample_app.now())
     result = build_feeds(sample_app)
     assert "feeds/all.rss" in result.written_paths
     second = httpx.get(url, headers={"If-None-Match": first.headers["etag"]})

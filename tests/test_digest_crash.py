@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from tgfeed.app import App
-from tgfeed.store.mail import MailStore
 
 from .smtp_server import SmtpServer
 
@@ -46,7 +45,7 @@ def test_sigkill_at_random_points_then_restart(
             server.toml(connections=CONNECTIONS, retry_delay=0.05, max_per_minute=9000),
             samples=True,
         )
-        MailStore(app.store).bulk_add(
+        app.store.mail.bulk_add(
             [(f"can.bo{i:04d}@example.vn", f"Cán bộ {i}", None) for i in range(N)],
             now=app.now(),
             status="active",
@@ -90,7 +89,7 @@ def test_sigkill_at_random_points_then_restart(
         server.stop()
 
     assert kills >= 3 and mid_run_kills >= 2, (kills, mid_run_kills)
-    ms = MailStore(app.store)
+    ms = app.store.mail
     record = ms.digest(WEEK)
     assert record is not None and record.status == "sent"
     counts = ms.delivery_counts(record.id)

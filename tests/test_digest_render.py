@@ -142,7 +142,7 @@ def _busy_week(n: int = 60) -> list[Article]:
 
 def test_busy_week_html_stays_under_gmails_clip(app_factory: Callable[..., App]) -> None:
     app = app_factory()
-    app.store.upsert(_busy_week(80), now=app.now())
+    app.store.articles.upsert(_busy_week(80), now=app.now())
     selection, rendered = compose(app, WEEK)
     assert selection.count == DigestConfig().max_items == 60
     size = len(rendered.html.encode("utf-8"))
@@ -173,7 +173,7 @@ def test_html_escapes_and_text_does_not(app_factory: Callable[..., App]) -> None
         body_text="Nội dung",
         summary="Tóm tắt <b>đậm</b>",
     )
-    app.store.upsert([evil], now=app.now())
+    app.store.articles.upsert([evil], now=app.now())
     _, rendered = compose(app, WEEK)
     tree = HTMLParser(rendered.html)
     assert not tree.css("script") and not tree.css("b")
@@ -196,7 +196,7 @@ def test_templates_dir_overrides_the_packaged_templates(
         encoding="utf-8",
     )
     base = app_factory(samples=True)
-    app = App(base.config.model_copy(update={"templates_dir": custom}), base.store, base.clock)
+    app = base.with_config(base.config.model_copy(update={"templates_dir": custom}))
     selection, rendered = compose(app, WEEK)
     assert rendered.text.startswith(f"Tuần 48: {selection.count} tin\n")
     assert "<table" in rendered.html  # the HTML template is still the packaged one

@@ -191,7 +191,7 @@ def test_empty_week() -> None:
 
 def test_sample_week_48(sample_app) -> None:  # type: ignore[no-untyped-def]
     start, end = window("2026-W48")
-    chosen = select(sample_app.store.between(start, end), "2026-W48", DigestConfig())
+    chosen = select(sample_app.store.articles.between(start, end), "2026-W48", DigestConfig())
     titles = [a.title for a in chosen.articles]
     assert chosen.count >= 3
     assert any("Hội nghị" in t for t in titles)

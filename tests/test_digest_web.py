@@ -19,24 +19,26 @@ import pytest
 
 from tgfeed.app import App
 from tgfeed.jobs.digest import send_digest
-from tgfeed.store.mail import MailStore
-from tgfeed.tokens import signer_for
 from tgfeed.web.server import create_app
 
 WEEK = "2026-W48"
 
 
-def with_public_url(app: App, url: str) -> None:
+def with_public_url(web: Any, app: App, url: str) -> App:
+    """The app with ``public_url`` set, swapped in for the running web app."""
     site = app.config.site.model_copy(update={"public_url": url})
-    app.config = app.config.model_copy(update={"site": site})
+    new = app.with_config(app.config.model_copy(update={"site": site}))
+    web.state.tgfeed.swap(new)
+    return new
 
 
 @pytest.fixture
 def served(sample_app: App, live_server: Callable[[Any], Any]) -> Iterator[tuple[App, str]]:
-    srv = live_server(create_app(sample_app, scheduler=False))
-    with_public_url(sample_app, srv.url)
+    web = create_app(sample_app, scheduler=False)
+    srv = live_server(web)
+    app = with_public_url(web, sample_app, srv.url)
     with srv:
-        yield sample_app, srv.url
+        yield app, srv.url
 
 
 def outbox(app: App) -> list[EmailMessage]:
@@ -93,7 +95,7 @@ def test_double_opt_in(served: tuple[App, str]) -> None:
     assert msg["To"].addresses[0].addr_spec == "Can.Bo@example.vn"
     assert msg["Subject"] == "Xác nhận đăng ký nhận bản tin tuần"
     assert "Xin chào Nguyễn Thị Hà" in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    ms = MailStore(app.store)
+    ms = app.store.mail
     sub = ms.by_email("can.bo@example.vn")
     assert sub is not None and sub.status == "pending" and sub.origin == "web"
     assert sub.unit == "Huyện ủy Kim Động"
@@ -109,7 +111,7 @@ def test_double_opt_in(served: tuple[App, str]) -> None:
 
 def test_responses_do_not_reveal_who_is_subscribed(served: tuple[App, str]) -> None:
     app, base = served
-    MailStore(app.store).add_subscriber("da.co@example.vn", now=app.now(), status="active")
+    app.store.mail.add_subscriber("da.co@example.vn", now=app.now(), status="active")
     known = subscribe(base, "da.co@example.vn")
     unknown = subscribe(base, "chua.co@example.vn")
     assert known.status_code == unknown.status_code == 200
@@ -132,7 +134,7 @@ def test_invalid_address_and_honeypot(served: tuple[App, str]) -> None:
     assert "Địa chỉ email chưa đúng" in r.text
     r = subscribe(base, "bot@example.vn", website="http://spam.example")
     assert r.status_code == 200
-    assert MailStore(app.store).by_email("bot@example.vn") is None
+    assert app.store.mail.by_email("bot@example.vn") is None
     r = httpx.post(
         f"{base}/subscribe",
         content=b"\xff\xfe garbage",
@@ -153,8 +155,8 @@ def test_subscribe_is_rate_limited_per_client(served: tuple[App, str]) -> None:
 
 def test_bad_and_expired_confirmation_links(served: tuple[App, str], clock: Any) -> None:
     app, base = served
-    sub, _ = MailStore(app.store).add_subscriber("cho@example.vn", now=app.now())
-    signer = signer_for(app)
+    sub, _ = app.store.mail.add_subscriber("cho@example.vn", now=app.now())
+    signer = app.signer
     good = signer.issue("confirm", sub.id, now=app.now(), max_age=3600)
     for bad in ("abc", good[:-1] + ("A" if good[-1] != "A" else "B"), "x" * 40, "%00" * 14):
         r = httpx.get(f"{base}/confirm/{bad}")
@@ -166,15 +168,15 @@ def test_bad_and_expired_confirmation_links(served: tuple[App, str], clock: Any)
     clock.advance(3601)
     r = httpx.get(f"{base}/confirm/{good}")
     assert r.status_code == 400 and "đã hết hạn" in r.text
-    assert MailStore(app.store).by_email("cho@example.vn").status == "pending"  # type: ignore[union-attr]
+    assert app.store.mail.by_email("cho@example.vn").status == "pending"  # type: ignore[union-attr]
 
 
 def test_unsubscribe_page_and_one_click(served: tuple[App, str]) -> None:
     app, base = served
-    ms = MailStore(app.store)
+    ms = app.store.mail
     a, _ = ms.add_subscriber("a@example.vn", now=app.now(), status="active")
     b, _ = ms.add_subscriber("b@example.vn", now=app.now(), status="active")
-    signer = signer_for(app)
+    signer = app.signer
     token_a = signer.issue("unsubscribe", a.id, now=app.now(), max_age=3600)
     token_b = signer.issue("unsubscribe", b.id, now=app.now(), max_age=3600)
     # GET shows a page with a button and changes nothing (mail scanners follow links).
@@ -207,7 +209,7 @@ def test_unsubscribe_page_and_one_click(served: tuple[App, str]) -> None:
 
 def test_archive_and_web_copy(served: tuple[App, str]) -> None:
     app, base = served
-    MailStore(app.store).add_subscriber("doc@example.vn", now=app.now(), status="active")
+    app.store.mail.add_subscriber("doc@example.vn", now=app.now(), status="active")
     r = httpx.get(f"{base}/digests/")
     assert r.status_code == 200 and "Chưa có bản tin nào" in r.text
     result = asyncio.run(send_digest(app, week=WEEK))
@@ -231,9 +233,7 @@ def test_archive_and_web_copy(served: tuple[App, str]) -> None:
 
 def test_outbox_message_is_the_digest(served: tuple[App, str], tmp_path: Path) -> None:
     app, _ = served
-    MailStore(app.store).add_subscriber(
-        "doc@example.vn", name="Bạn đọc", now=app.now(), status="active"
-    )
+    app.store.mail.add_subscriber("doc@example.vn", name="Bạn đọc", now=app.now(), status="active")
     asyncio.run(send_digest(app, week=WEEK))
     (msg,) = outbox(app)
     assert msg["Delivered-To"] == "doc@example.vn"

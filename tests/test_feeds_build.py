@@ -80,7 +80,7 @@ def test_unchanged_rebuild_rewrites_nothing(sample_app: App) -> None:
 def test_a_new_article_re_renders_only_the_feeds_it_is_in(sample_app: App) -> None:
     first = build_feeds(sample_app)
     before = snapshot(first.output_dir)
-    newest = sample_app.store.latest("thong-bao", 1)[0]
+    newest = sample_app.store.articles.latest("thong-bao", 1)[0]
     fresh = dataclasses.replace(
         newest,
         id="tag:tuyengiaohungyen.vn,2018:bai-viet/9999",
@@ -88,7 +88,7 @@ def test_a_new_article_re_renders_only_the_feeds_it_is_in(sample_app: App) -> No
         title="Thông báo mới",
         published_at=newest.published_at + timedelta(days=1),
     )
-    sample_app.store.upsert([fresh], now=sample_app.now())
+    sample_app.store.articles.upsert([fresh], now=sample_app.now())
     result = build_feeds(sample_app)
     # The all-feed and "Thông báo" changed (3 formats each), plus index and OPML.
     assert result.rendered == 2
@@ -105,10 +105,10 @@ def test_a_new_article_re_renders_only_the_feeds_it_is_in(sample_app: App) -> No
 
 def test_unpublished_article_leaves_every_feed(sample_app: App) -> None:
     build_feeds(sample_app)
-    gone = sample_app.store.latest("thong-tin-tuyen-truyen/tin-tuc-hoat-dong", 1)[0]
+    gone = sample_app.store.articles.latest("thong-tin-tuyen-truyen/tin-tuc-hoat-dong", 1)[0]
     out = sample_app.path(sample_app.config.feeds.output_dir)
     assert gone.id.encode() in (out / "feeds/all.atom").read_bytes()
-    assert sample_app.store.unpublish(gone.id, now=sample_app.now())
+    assert sample_app.store.articles.unpublish(gone.id, now=sample_app.now())
     build_feeds(sample_app)
     for rel in feed_files(out):
         assert gone.id.encode() not in (out / rel).read_bytes(), rel
@@ -119,10 +119,10 @@ def test_feeds_of_a_vanished_category_are_removed(sample_app: App) -> None:
     out = result.output_dir
     moved = [
         dataclasses.replace(a, category=("Thông báo",), category_slugs=None)
-        for a in sample_app.store.latest("xay-dung-dang", 100)
+        for a in sample_app.store.articles.latest("xay-dung-dang", 100)
     ]
     assert moved
-    sample_app.store.upsert(moved, now=sample_app.now())
+    sample_app.store.articles.upsert(moved, now=sample_app.now())
     again = build_feeds(sample_app)
     removed = {
         f"feeds/{k}.{f}"
@@ -222,7 +222,7 @@ def test_cli_build_prints_counts(sample_app: App, tmp_path: Path) -> None:
     dry = runner.invoke(cli, ["--config", str(config), "build", "--dry-run"])
     assert dry.exit_code == 0 and "would be written" in dry.output
     manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-    assert manifest["version"] == sample_app.store.version
+    assert manifest["version"] == sample_app.store.articles.version
 
 
 def test_demo_step_builds_feeds_and_prints_urls(

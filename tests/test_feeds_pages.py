@@ -74,9 +74,11 @@ def test_feed_in_chromium_is_a_readable_page_with_a_working_copy_button(
             assert shot.stat().st_size > 10_000
             assert page.locator("h1").inner_text().startswith("Thông tin - Tuyên truyền")
             items = page.locator("ol.items li")
-            expected = len(sample_app.store.latest(CATEGORY, 50))
+            expected = len(sample_app.store.articles.latest(CATEGORY, 50))
             assert items.count() == expected > 0
-            first = sample_app.store.latest(CATEGORY, 1)[0].published_at.astimezone(sample_app.tz)
+            first = sample_app.store.articles.latest(CATEGORY, 1)[0].published_at.astimezone(
+                sample_app.tz
+            )
             # The local date and time (+07:00), as Vietnamese write it.
             assert items.first.locator("time").inner_text() == first.strftime("%d/%m/%Y %H:%M")
             # Nothing wider than the screen: no sideways scrolling on a phone.

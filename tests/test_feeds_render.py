@@ -27,6 +27,7 @@ from tests.feeds_support import (
     check_rss,
     rfc822,
 )
+from tests.fuzz_support import UNICODE_FRAGMENTS
 from tgfeed.app import App
 from tgfeed.config import Config
 from tgfeed.feeds import catalog
@@ -210,7 +211,7 @@ def test_every_feed_of_the_samples_round_trips(sample_app: App) -> None:
     assert len(listed) >= 10
     for entry in listed:
         spec = entry.spec
-        items = sample_app.store.latest(spec.category, pub.opts.items)
+        items = sample_app.store.articles.latest(spec.category, pub.opts.items)
         assert items, spec.key
         channel = pub.channel(spec)
         out = render_many(FORMATS, channel, items, pub.opts)
@@ -291,6 +292,7 @@ _SPICE = st.sampled_from(
         unicodedata.normalize("NFD", "Hội nghị Đảng ủy"),
         "😀🇻🇳",
         "&amp; &lt; &#0; &#x1;",
+        *UNICODE_FRAGMENTS,
         "<![CDATA[x]]>",
     ]
 )
@@ -366,8 +368,8 @@ def test_opml_nests_leaf_feeds_by_top_level_category_without_overlap(sample_app:
     assert "http://127.0.0.1:8080/feeds/chinh-tri-xa-hoi.rss" not in urls  # overlaps children
     # Every article is in exactly one imported feed.
     leaves = [u.rsplit("/feeds/", 1)[1].removesuffix(".rss") for u in urls]
-    per_leaf = [a.id for leaf in leaves for a in sample_app.store.latest(leaf, 100)]
-    assert sorted(per_leaf) == sorted(a.id for a in sample_app.store.latest(None, 100))
+    per_leaf = [a.id for leaf in leaves for a in sample_app.store.articles.latest(leaf, 100)]
+    assert sorted(per_leaf) == sorted(a.id for a in sample_app.store.articles.latest(None, 100))
 
     flat = ET.fromstring(pub.opml_bytes(listed, flat=True))
     assert [o.get("xmlUrl") for o in flat.findall("body/outline")] == urls

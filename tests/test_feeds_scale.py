@@ -19,7 +19,7 @@ from tgfeed.model import Article
 
 
 def fresh(app: App, n: int, **kw: Any) -> Article:
-    newest_one = app.store.latest(None, 1)[0]
+    newest_one = app.store.articles.latest(None, 1)[0]
     base = dataclasses.replace(
         newest_one,
         id=f"{newest_one.id}-scale-{n}",
@@ -36,15 +36,15 @@ def test_a_rebuild_reads_only_the_changed_feeds(
 ) -> None:
     build_feeds(sample_app)
     added = fresh(sample_app, 1)
-    sample_app.store.upsert([added], now=sample_app.now())
+    sample_app.store.articles.upsert([added], now=sample_app.now())
     read: list[str | None] = []
-    real = sample_app.store.latest
+    real = sample_app.store.articles.latest
 
     def counting(category: str | None = None, limit: int = 50) -> list[Article]:
         read.append(category)
         return real(category, limit)
 
-    monkeypatch.setattr(sample_app.store, "latest", counting)
+    monkeypatch.setattr(sample_app.store.articles, "latest", counting)
     result = build_feeds(sample_app)
     leaf = added.category_slug
     parent = leaf.split("/")[0]
@@ -58,13 +58,13 @@ def test_an_edit_that_keeps_the_updated_time_is_still_seen(sample_app: App) -> N
     """Two edits in the same second leave ``updated_at`` alone; the content hash
     in the key still changes, so the feed is rendered again."""
     out = sample_app.path(sample_app.config.feeds.output_dir)
-    when = sample_app.store.latest(None, 1)[0].published_at + timedelta(hours=2)
+    when = sample_app.store.articles.latest(None, 1)[0].published_at + timedelta(hours=2)
     first = fresh(sample_app, 2, updated_at=when)
-    sample_app.store.upsert([first], now=when)
+    sample_app.store.articles.upsert([first], now=when)
     build_feeds(sample_app)
     edited = dataclasses.replace(first, title="Tiêu đề đã sửa trong cùng giây")
-    sample_app.store.upsert([edited], now=when)
-    assert sample_app.store.get(first.id).updated_at == when  # type: ignore[union-attr]
+    sample_app.store.articles.upsert([edited], now=when)
+    assert sample_app.store.articles.get(first.id).updated_at == when  # type: ignore[union-attr]
     result = build_feeds(sample_app)
     assert result.rendered == 3
     assert edited.title in (out / "feeds/all.rss").read_text()
@@ -72,20 +72,20 @@ def test_an_edit_that_keeps_the_updated_time_is_still_seen(sample_app: App) -> N
 
 def test_keys_stand_for_the_articles(sample_app: App) -> None:
     store, pub = sample_app.store, Publisher(sample_app)
-    for cat in [None, *(c.slug_path for c in store.categories(only_used=True))]:
-        items = store.latest(cat, 50)
-        keys = store.latest_keys(cat, 50)
+    for cat in [None, *(c.slug_path for c in store.articles.categories(only_used=True))]:
+        items = store.articles.latest(cat, 50)
+        keys = store.articles.latest_keys(cat, 50)
         assert [k.id for k in keys] == [a.id for a in items]
         assert newest_of_keys(keys) == newest(items)
     channel = pub.channel(pub.listing()[0].spec)
-    keys = store.latest_keys(None, 50)
+    keys = store.articles.latest_keys(None, 50)
     assert fingerprint_keys(channel, keys, pub.opts) == fingerprint_keys(channel, keys, pub.opts)
     assert fingerprint_keys(channel, keys, pub.opts) != fingerprint_keys(
         channel, keys[1:], pub.opts
     )
     listed = {e.spec.key: e.newest for e in pub.listing()}
     for key, when in listed.items():
-        items = store.latest(None if key == "all" else key, 50)
+        items = store.articles.latest(None if key == "all" else key, 50)
         assert when == (newest(items) if items else None)
 
 
@@ -123,7 +123,7 @@ def test_a_cache_over_budget_drops_plain_copies_before_entries() -> None:
 
 def test_polling_every_feed_renders_each_once(sample_app: App) -> None:
     pub = Publisher(sample_app)
-    keys = ["all", *(c.slug_path for c in sample_app.store.categories(only_used=True))]
+    keys = ["all", *(c.slug_path for c in sample_app.store.articles.categories(only_used=True))]
     made = [r for r in (pub.feed(k, f) for k in keys for f in FORMATS) if r is not None]
     total_gz = sum(len(r.gzipped) + 256 for r in made)
     total_plain = sum(len(r.body) for r in made)

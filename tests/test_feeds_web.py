@@ -17,7 +17,6 @@ import pytest
 
 from tests.feeds_support import check_atom, check_json, check_rss
 from tgfeed.app import App
-from tgfeed.feeds.publish import publisher
 from tgfeed.jobs.feeds import build_feeds
 from tgfeed.web.server import create_app
 
@@ -180,15 +179,15 @@ def test_search_feeds(sample_app: App, live_server: Any) -> None:
 
 def test_search_results_are_capped_by_the_config(sample_app: App, live_server: Any) -> None:
     feeds = sample_app.config.feeds.model_copy(update={"search_max_results": 3})
-    sample_app.config = sample_app.config.model_copy(update={"feeds": feeds})
-    assert len(sample_app.store.search("hội nghị", limit=50)) > 3
+    sample_app = sample_app.with_config(sample_app.config.model_copy(update={"feeds": feeds}))
+    assert len(sample_app.store.articles.search("hội nghị", limit=50)) > 3
     with live_server(create_app(sample_app, scheduler=False)) as srv:
         r = httpx.get(srv.url + "/feeds/search.atom", params={"q": "hội nghị"})
         assert len(feedparser.parse(r.content).entries) == 3
 
 
 def test_cache_renders_once_per_store_version(sample_app: App, live_server: Any) -> None:
-    pub = publisher(sample_app)
+    pub = sample_app.publisher
     with (
         live_server(create_app(sample_app, scheduler=False)) as srv,
         httpx.Client(base_url=srv.url) as c,
@@ -201,7 +200,7 @@ def test_cache_renders_once_per_store_version(sample_app: App, live_server: Any)
 
         # A new article in another category: the all-feed changes, the category
         # feed is re-checked once and keeps its bytes and ETag.
-        newest = sample_app.store.latest("thong-bao", 1)[0]
+        newest = sample_app.store.articles.latest("thong-bao", 1)[0]
         fresh = dataclasses.replace(
             newest,
             id="tag:tuyengiaohungyen.vn,2018:bai-viet/8888",
@@ -209,7 +208,7 @@ def test_cache_renders_once_per_store_version(sample_app: App, live_server: Any)
             title="Tin mới nhất",
             published_at=newest.published_at + timedelta(days=2),
         )
-        sample_app.store.upsert([fresh], now=sample_app.now())
+        sample_app.store.articles.upsert([fresh], now=sample_app.now())
         r = c.get("/feeds/all.rss")
         assert r.headers["etag"] != first["/feeds/all.rss"]
         assert feedparser.parse(r.content).entries[0].title == "Tin mới nhất"
@@ -240,7 +239,7 @@ def test_rebuild_with_unchanged_data_serves_the_same_etags(
 
 def test_cache_control_comes_from_the_config(sample_app: App, live_server: Any) -> None:
     feeds = sample_app.config.feeds.model_copy(update={"cache_control": "public, max-age=60"})
-    sample_app.config = sample_app.config.model_copy(update={"feeds": feeds})
+    sample_app = sample_app.with_config(sample_app.config.model_copy(update={"feeds": feeds}))
     with live_server(create_app(sample_app, scheduler=False)) as srv:
         r = httpx.get(srv.url + "/feeds/all.json")
         assert r.headers["cache-control"] == "public, max-age=60"

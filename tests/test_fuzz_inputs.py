@@ -22,15 +22,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tgfeed.cli.checks import run_checks
-from tgfeed.config import Config, loads
+from tgfeed.config import Config
 from tgfeed.errors import ConfigError, IngestError
 from tgfeed.importers import EXPORT_FIELDS, read_csv, read_jsonl
+from tgfeed.loader import loads
 from tgfeed.model import Article
 from tgfeed.parser import PageSource, parse_page
 from tgfeed.scheduler.triggers import make_trigger, next_fire_times
 
 from .feeds_support import assert_safe_html
-from .fuzz_support import fuzz_settings, toml_document
+from .fuzz_support import UNICODE_FRAGMENTS, fuzz_settings, toml_document
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = Path(__file__).parent / "fixtures" / "pages"
@@ -76,6 +77,7 @@ _HOSTILE = [
     "\x00\x01\x1b[31m\u202e\u200b\ufffe",
     "Bài viết khác:",
     "x" * 3000,
+    *UNICODE_FRAGMENTS,
 ]
 
 
@@ -259,6 +261,7 @@ _toml_scalar = (
             "ftp://x",
             "a@b.vn",
             "a@b.vn\r\nBcc: x@y.vn",
+            *UNICODE_FRAGMENTS,
             "smtp",
             "outbox",
             "send_digest",

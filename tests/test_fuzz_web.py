@@ -23,7 +23,7 @@ from tgfeed.feeds.catalog import normalize_query
 from tgfeed.web import create_app
 
 from .feeds_support import check_atom, check_json, check_rss
-from .fuzz_support import fuzz_settings
+from .fuzz_support import UNICODE_FRAGMENTS, fuzz_settings
 from .reliability_support import check_document
 from .test_fuzz_inputs import _HOSTILE, _json, _record
 
@@ -139,6 +139,7 @@ _query_text = st.text(max_size=120) | st.lists(
             "İ",
             "'; DROP TABLE articles; --",
             *_HOSTILE[:6],
+            *UNICODE_FRAGMENTS,
         ]
     ),
     max_size=12,
@@ -151,7 +152,7 @@ def test_fuzz_search_query(server: tuple[httpx.Client, App]) -> None:
     @fuzz_settings(150)
     @given(_query_text, st.sampled_from(["rss", "atom", "json"]))
     def search(q: str, fmt: str) -> None:
-        hits = app.store.search(q, limit=5)  # the store itself: never raises
+        hits = app.store.articles.search(q, limit=5)  # the store itself: never raises
         assert all(h.article.id for h in hits)
         r = client.get(f"/feeds/search.{fmt}", params={"q": q})
         assert_documented(r, {200, 400})
@@ -170,7 +171,9 @@ def test_fuzz_search_query(server: tuple[httpx.Client, App]) -> None:
 
 _segment = st.text(
     st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12
-) | st.sampled_from(["..", ".", "%2e%2e", "%00", "feeds", "all.rss", "digests", "admin", "api"])
+) | st.sampled_from(
+    ["..", ".", "%2e%2e", "%00", "feeds", "all.rss", "digests", "admin", "api", *UNICODE_FRAGMENTS]
+)
 _paths = st.lists(_segment, min_size=1, max_size=6).map(lambda segs: "/" + "/".join(segs))
 
 

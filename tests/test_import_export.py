@@ -27,23 +27,43 @@ def export_text(app: App) -> str:
 
 
 def test_samples_are_rich_enough(sample_app: App) -> None:
-    cats = sample_app.store.categories(only_used=True)
-    assert sample_app.store.count() >= 40
+    cats = sample_app.store.articles.categories(only_used=True)
+    assert sample_app.store.articles.count() >= 40
     assert len([c for c in cats if c.depth == 2]) >= 6
-    meetings = sample_app.store.search("hoi nghi", 100)
+    meetings = sample_app.store.articles.search("hoi nghi", 100)
     assert len(meetings) >= 5
 
 
 def test_importing_twice_leaves_one_copy(app: App) -> None:
     first = import_paths(app, [SAMPLES])
     second = import_paths(app, [SAMPLES])
-    assert first.count("added") == app.store.count() > 0
+    assert first.count("added") == app.store.articles.count() > 0
     assert second.counts == {
         "added": 0,
         "updated": 0,
         "unchanged": first.count("added"),
         "failed": 0,
     }
+
+
+def test_a_dry_run_import_predicts_each_outcome_and_stores_nothing(
+    app: App, tmp_path: Path
+) -> None:
+    """The one ingest path's dry run: what a real import would do, with nothing stored."""
+    lines = SAMPLES.read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    (tmp_path / "one.jsonl").write_text(lines[0] + "\n", encoding="utf-8")
+    import_paths(app, [tmp_path / "one.jsonl"])
+    changed = {**first, "title": first["title"] + " (cập nhật)"}
+    (tmp_path / "two.jsonl").write_text(
+        json.dumps(changed, ensure_ascii=False) + "\n" + lines[1] + "\n" + lines[0] + "\n",
+        encoding="utf-8",
+    )
+    version = app.store.articles.version
+    dry = import_paths(app, [tmp_path / "two.jsonl"], dry_run=True)
+    assert dry.counts == {"added": 1, "updated": 1, "unchanged": 1, "failed": 0}
+    assert app.store.articles.version == version and app.store.articles.count() == 1
+    assert len(app.store.articles.recent_runs(5)) == 1  # a dry run is not recorded
 
 
 def test_export_import_export_is_byte_identical(
@@ -58,7 +78,7 @@ def test_export_import_export_is_byte_identical(
     for suffix in ("-wal", "-shm"):
         (tmp_path / "data" / f"tgfeed.db{suffix}").unlink(missing_ok=True)
     b = app_factory()
-    assert b.store.count() == 0
+    assert b.store.articles.count() == 0
     result = import_paths(b, [tmp_path / "export.jsonl"])
     assert result.count("failed") == 0
     assert export_text(b) == first
@@ -98,9 +118,9 @@ def test_bad_lines_are_reported_with_their_line_and_the_rest_kept(app: App, tmp_
     assert "'views'" in reasons["6"]
     assert "unknown field" in reasons["7"] and "colour" in reasons["7"]
     assert "JSON object" in reasons["8"]
-    runs = app.store.recent_runs()
+    runs = app.store.articles.recent_runs()
     assert runs[0]["failed"] == 7
-    assert len(app.store.recent_failures()) == 7
+    assert len(app.store.articles.recent_failures()) == 7
 
 
 def test_csv_import(app: App, tmp_path: Path) -> None:
@@ -116,7 +136,7 @@ def test_csv_import(app: App, tmp_path: Path) -> None:
     result = import_paths(app, [path])
     assert result.counts["added"] == 1
     assert result.failures[0].item.endswith(":5")  # the record's first line
-    got = app.store.get("c1")
+    got = app.store.articles.get("c1")
     assert got is not None
     assert got.related == ("Bài A", "Bài B")
     assert got.body_text == "Đoạn một.\n\nĐoạn hai."

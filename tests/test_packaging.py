@@ -3,6 +3,8 @@ wheel carries the templates and the sample articles."""
 
 from __future__ import annotations
 
+import os
+import site
 import subprocess
 import sys
 import venv
@@ -52,10 +54,37 @@ def test_wheel_contains_templates_and_samples(wheel: Path) -> None:
     assert not any(n.startswith("tests/") for n in names)
 
 
+def _site_dirs() -> list[str]:
+    """The site-packages this interpreter imports from: its venv's (and the base's
+    when that venv has system site packages), and the user's."""
+    dirs = list(site.getsitepackages())
+    if site.ENABLE_USER_SITE:
+        dirs.append(site.getusersitepackages())
+    return [d for d in dirs if Path(d).is_dir()]
+
+
+def _venv_with_our_dependencies(env_dir: Path) -> Path:
+    """A new venv that imports the dependencies from this interpreter's site-packages
+    (a .pth, listed after its own: ``system_site_packages`` would see the *base*
+    interpreter's, which inside a virtualenv lacks them). The .pth files there (an
+    editable tgfeed) are not run, so only what is installed into the venv is tgfeed."""
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    py = env_dir / "bin" / "python"
+    purelib = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(purelib) / "_tgfeed_test_deps.pth").write_text("\n".join(_site_dirs()) + "\n")
+    return py
+
+
 def test_demo_runs_from_a_plain_install(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
-    py = env_dir / "bin" / "python"
+    py = _venv_with_our_dependencies(env_dir)
+    # not the source tree (PYTHONPATH=src while testing a worktree)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     subprocess.run(
         [
             sys.executable,
@@ -70,12 +99,14 @@ def test_demo_runs_from_a_plain_install(wheel: Path, tmp_path: Path) -> None:
         ],
         check=True,
         capture_output=True,
+        env=env,
     )
     work = tmp_path / "work"
     work.mkdir()
     r = subprocess.run(
         [str(env_dir / "bin" / "tgfeed"), "demo", "--no-serve"],
         cwd=work,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -93,5 +124,6 @@ def test_demo_runs_from_a_plain_install(wheel: Path, tmp_path: Path) -> None:
         text=True,
         check=True,
         cwd=work,
+        env=env,
     )
     assert str(env_dir) in r2.stdout, r2.stdout

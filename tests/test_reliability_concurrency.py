@@ -112,7 +112,9 @@ def static_reader(out: Path, shared: Shared, seed: int) -> None:
 
 def writer(app: App, out: Path, shared: Shared, rebuilds: int, reads: int, seed: int) -> None:
     rng = random.Random(seed)
-    leaves = sorted({c.names for c in app.store.categories(only_used=True) if c.depth == 2})
+    leaves = sorted(
+        {c.names for c in app.store.articles.categories(only_used=True) if c.depth == 2}
+    )
     ours: list[str] = []
     n = 0
     try:
@@ -133,10 +135,10 @@ def writer(app: App, out: Path, shared: Shared, rebuilds: int, reads: int, seed:
                 arts.append(article(n, category=("Chuyên đề", f"Đợt {n}")))
                 new_slug = arts[-1].category_slug
             if ours and rng.random() < 0.3:
-                old = app.store.get(rng.choice(ours))
+                old = app.store.articles.get(rng.choice(ours))
                 if old is not None:
                     arts.append(dataclasses.replace(old, title=old.title + " (sửa)"))
-            app.store.upsert(arts, now=app.now())
+            app.store.articles.upsert(arts, now=app.now())
             ours += [a.id for a in arts]
             if new_slug:
                 with shared.lock:
@@ -144,7 +146,7 @@ def writer(app: App, out: Path, shared: Shared, rebuilds: int, reads: int, seed:
             if len(ours) > 10 and rng.random() < 0.2:
                 gone = ours.pop(rng.randrange(len(ours) - 1))
                 if not any(a.id == gone and a.category_slug == new_slug for a in arts):
-                    app.store.unpublish(gone, now=app.now())
+                    app.store.articles.unpublish(gone, now=app.now())
             shared.count("ingests")
             result = build_feeds(app, out)
             if result.failures:

@@ -83,7 +83,7 @@ class Workload:
         self.rng = rng
         self.n = 0
         self.leaves = sorted(
-            {c.names for c in app.store.categories(only_used=True) if c.depth == 2}
+            {c.names for c in app.store.articles.categories(only_used=True) if c.depth == 2}
         )
         self.ours: dict[tuple[str, ...], list[str]] = {}
 
@@ -101,15 +101,15 @@ class Workload:
             self.ours[names] = [arts[-1].id]
             what.append("a new category")
         if rng.random() < 0.3 and self.n > 1:
-            old = app.store.get(article(rng.randint(1, self.n - 1)).id)
+            old = app.store.articles.get(article(rng.randint(1, self.n - 1)).id)
             if old is not None:
                 arts.append(dataclasses.replace(old, title=old.title + " (cập nhật)"))
                 what.append("an edit")
-        app.store.upsert(arts, now=app.now())
+        app.store.articles.upsert(arts, now=app.now())
         if self.ours and rng.random() < 0.3:
             names = rng.choice(sorted(self.ours))
             for aid in self.ours.pop(names):
-                app.store.unpublish(aid, now=app.now())
+                app.store.articles.unpublish(aid, now=app.now())
             what.append("a category emptied")
         return ", ".join(what)
 

@@ -33,7 +33,6 @@ from pathlib import Path
 import pytest
 
 from tgfeed.app import App
-from tgfeed.store.mail import MailStore
 
 from .conftest import ROOT
 from .smtp_faults import FaultyRelay, Moment
@@ -131,7 +130,7 @@ def crash_digest(app: App, relay: FaultyRelay, killer: Killer, n: int) -> Counte
         killer.proc, killer.armed = proc, None
     assert proc.wait(timeout=300) == 0, proc.stderr.read().decode() if proc.stderr else ""
 
-    ms = MailStore(app.store)
+    ms = app.store.mail
     record = ms.digest(WEEK)
     assert record is not None and record.status == "sent"
     rows = {r.email: r for r in ms.deliveries(record.id, limit=10 * n)}
@@ -165,7 +164,7 @@ def test_sigkill_during_a_digest_send_loses_nothing(
         app = app_factory(
             relay.toml(connections=CONNECTIONS, timeout=10, max_per_minute=6000), samples=True
         )
-        MailStore(app.store).bulk_add(
+        app.store.mail.bulk_add(
             [(f"user{i:05d}@example.vn", f"Người nhận {i}", None) for i in range(n)],
             now=app.now(),
             status="active",

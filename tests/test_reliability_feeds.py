@@ -47,11 +47,11 @@ ENOSPC = "No space left on device"
 def news_everywhere(app: App, start: int = 1) -> list[Article]:
     """One new article in every leaf category, and one in a brand-new category:
     after this every feed, the index and the OPML have new bytes."""
-    leaves = {c.names for c in app.store.categories(only_used=True)}
+    leaves = {c.names for c in app.store.articles.categories(only_used=True)}
     leaves = {n for n in leaves if not any(o != n and o[: len(n)] == n for o in leaves)}
     names = [*sorted(leaves), ("Tin mới", "Chuyên mục vừa lập")]
     arts = [article(start + i, category=n) for i, n in enumerate(names)]
-    app.store.upsert(arts, now=app.now())
+    app.store.articles.upsert(arts, now=app.now())
     return arts
 
 
@@ -226,7 +226,7 @@ def test_served_feeds_do_not_depend_on_the_output_folder(
             check_document(path, r.content, r.headers["content-type"])
         assert arts[-1].id in c.get("/feeds/all.atom").text
         fresh = dataclasses.replace(arts[-1], title="Tin sửa lại")
-        sample_app.store.upsert([fresh], now=sample_app.now())
+        sample_app.store.articles.upsert([fresh], now=sample_app.now())
         assert "Tin sửa lại" in c.get("/feeds/tin-moi.rss").text
 
 

@@ -21,7 +21,6 @@ import pytest
 
 from tgfeed.app import App
 from tgfeed.jobs.digest import DigestResult, send_digest
-from tgfeed.store.mail import MailStore
 
 from .smtp_faults import FaultyRelay, Moment
 
@@ -34,7 +33,7 @@ ONE = "user0007@example.vn"
 
 def make_app(app_factory: Callable[..., App], relay: FaultyRelay, **smtp: object) -> App:
     app = app_factory(relay.toml(**smtp), samples=True)
-    MailStore(app.store).bulk_add(
+    app.store.mail.bulk_add(
         [(addr, f"Người nhận {addr[4:8]}", None) for addr in sorted(EVERYONE)],
         now=app.now(),
         status="active",
@@ -48,7 +47,7 @@ def send(app: App) -> DigestResult:
 
 
 def ledger(app: App) -> dict[str, object]:
-    ms = MailStore(app.store)
+    ms = app.store.mail
     record = ms.digest(WEEK)
     assert record is not None
     return {row.email: row for row in ms.deliveries(record.id, limit=1000)}
@@ -209,7 +208,7 @@ def test_relay_fault_and_its_outcome(
         assert row.attempts == 1  # type: ignore[attr-defined]
         error = row.last_error or ""  # type: ignore[attr-defined]
         assert "550 5.1.1" in error or "554 5.7.1" in error, error
-        sub = MailStore(app.store).by_email(ONE)
+        sub = app.store.mail.by_email(ONE)
         assert sub is not None and sub.bounce_count == 1
 
 
@@ -233,7 +232,7 @@ def test_relay_refusing_every_session_stops_the_run_and_the_next_resumes(
         assert first.error and "unreachable" in first.error
         assert (first.sent, first.failed, first.pending) == (0, 0, N)
         assert relay.kept == []
-        subs = MailStore(app.store)
+        subs = app.store.mail
         assert all((s := subs.by_email(a)) is not None and s.bounce_count == 0 for a in EVERYONE)
         refusing["on"] = False
         second = send(app)
@@ -262,7 +261,7 @@ def test_our_sender_refused_stops_the_run_with_everyone_pending(
         assert first.failed == 0 and first.pending == N
         refusing["on"] = False
         second = send(app)
-    assert second.status == "sent"
+    assert second.status == "sent", second
     outcome = check_delivery(app, relay)
     assert (outcome.sent, outcome.lost, outcome.duplicates) == (N, 0, 0)
 
@@ -288,6 +287,6 @@ def test_relay_shutting_down_on_every_session_blames_nobody(
         assert (first.sent, first.failed, first.pending) == (0, 0, N), first
         refusing["on"] = False
         second = send(app)
-    assert second.status == "sent"
+    assert second.status == "sent", second
     outcome = check_delivery(app, relay)
     assert (outcome.sent, outcome.lost, outcome.duplicates) == (N, 0, 0)

@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from tgfeed.app import App, build_app
-from tgfeed.config import load
 from tgfeed.jobs.feeds import build_feeds
 from tgfeed.jobs.ingest import import_paths
+from tgfeed.loader import load
 from tgfeed.web import create_app
 
 from .conftest import SAMPLES, FixedClock, write_config
@@ -87,7 +87,7 @@ def test_readers_and_builds_go_on_while_a_writer_holds_the_lock(
 def test_push_during_a_long_lock_is_503_then_succeeds(busy_app: App, live_server: Any) -> None:
     db = busy_app.path(busy_app.config.store.path)
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    before = busy_app.store.count()
+    before = busy_app.store.articles.count()
     with (
         live_server(create_app(busy_app, scheduler=False)) as srv,
         httpx.Client(base_url=srv.url, timeout=10) as c,
@@ -96,7 +96,7 @@ def test_push_during_a_long_lock_is_503_then_succeeds(busy_app: App, live_server
             r = c.post("/api/articles", json=[record(1), record(2)], headers=auth)
             assert r.status_code == 503, r.text
             assert "locked" in r.json()["error"] and r.json()["hint"] == "try again later"
-        assert busy_app.store.count() == before  # nothing half-stored
+        assert busy_app.store.articles.count() == before  # nothing half-stored
         r = c.post("/api/articles", json=[record(1), record(2)], headers=auth)
         assert r.status_code == 200 and r.json()["counts"]["added"] == 2
 
@@ -107,12 +107,12 @@ def test_import_during_a_long_lock_fails_its_items_with_the_reason(
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join(json.dumps(record(n)) for n in range(3)) + "\n", encoding="utf-8")
     db = busy_app.path(busy_app.config.store.path)
-    before = busy_app.store.count()
+    before = busy_app.store.articles.count()
     with write_lock(db):
         result = import_paths(busy_app, [src])
     assert result.count("failed") == 3
     assert all("locked" in (f.reason or "") for f in result.failures)
-    assert busy_app.store.count() == before
+    assert busy_app.store.articles.count() == before
     again = import_paths(busy_app, [src])
     assert again.count("added") == 3
 

@@ -31,8 +31,7 @@ from tgfeed.app import App
 from tgfeed.importers import article_from_record
 from tgfeed.jobs.digest import send_digest
 from tgfeed.jobs.ingest import ingest_items
-from tgfeed.store.mail import MailStore
-from tgfeed.tokens import TOKEN_LENGTH, Signer, signer_for
+from tgfeed.tokens import TOKEN_LENGTH, Signer
 from tgfeed.web import create_app
 
 from .conftest import ROOT, write_config
@@ -44,17 +43,21 @@ WEEK = "2026-W48"
 PRIVATE = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
 
 
-def with_public_url(app: App, url: str) -> None:
+def with_public_url(web: Any, app: App, url: str) -> App:
+    """The app with ``public_url`` set, swapped in for the running web app."""
     site = app.config.site.model_copy(update={"public_url": url})
-    app.config = app.config.model_copy(update={"site": site})
+    new = app.with_config(app.config.model_copy(update={"site": site}))
+    web.state.tgfeed.swap(new)
+    return new
 
 
 @pytest.fixture
 def served(sample_app: App, live_server: Any) -> Iterator[tuple[App, httpx.Client]]:
-    srv = live_server(create_app(sample_app, scheduler=False))
-    with_public_url(sample_app, srv.url)
+    web = create_app(sample_app, scheduler=False)
+    srv = live_server(web)
+    app = with_public_url(web, sample_app, srv.url)
     with srv, httpx.Client(base_url=srv.url, timeout=20) as client:
-        yield sample_app, client
+        yield app, client
 
 
 def outbox(app: App) -> list[tuple[bytes, EmailMessage]]:
@@ -92,13 +95,13 @@ def test_forged_guessed_and_expired_links_change_nobody(
     served: tuple[App, httpx.Client], clock: Any
 ) -> None:
     app, client = served
-    ms = MailStore(app.store)
+    ms = app.store.mail
     subs = [
         ms.add_subscriber(f"nguoi{i}@example.vn", now=app.now(), status=status)[0]
         for i, status in enumerate(["active", "active", "pending", "pending", "active"])
     ]
     before = {s.id: ms.subscriber(s.id).status for s in subs}  # type: ignore[union-attr]
-    signer = signer_for(app)
+    signer = app.signer
     mine = subs[0]
     tokens = {
         purpose: signer.issue(purpose, mine.id, now=app.now(), max_age=3600)
@@ -139,11 +142,14 @@ def test_the_signing_key_is_created_once_even_by_racing_processes(tmp_path: Path
     """Several processes starting at once on first run all end with the same key
     (0600), none fails on a half-written key file."""
     script = (
-        "import sys; from pathlib import Path; from tgfeed.config import load; "
+        "import sys; from pathlib import Path; from tgfeed.loader import load; "
         "from tgfeed.tokens import load_key; "
         "print(load_key(load(Path(sys.argv[1]))).hex())"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join((str(ROOT), os.environ.get("PYTHONPATH", ""))),
+    }
     for round_ in range(4):
         where = tmp_path / f"r{round_}"
         where.mkdir()
@@ -193,7 +199,7 @@ def test_cr_lf_from_the_subscribe_form_never_reaches_a_header(
     names = _header_names(raw)
     assert "bcc" not in names and names.count("subject") == 1, names
     assert [a.addr_spec for a in msg["To"].addresses] == ["dung@example.vn"]
-    sub = MailStore(app.store).by_email("dung@example.vn")
+    sub = app.store.mail.by_email("dung@example.vn")
     assert sub is not None and sub.name is not None
     assert "\r" not in sub.name and "\n" not in sub.name
 
@@ -206,7 +212,7 @@ def test_cr_lf_in_names_and_config_never_reaches_a_digest_header(
     with FaultyRelay() as relay:
         mail = 'from_name = "Ban Tuyên giáo\\r\\nBcc: evil@attacker.example"\n'
         app = app_factory(mail + relay.toml(), samples=True)
-        ms = MailStore(app.store)
+        ms = app.store.mail
         ms.add_subscriber("can.bo@example.vn", name=EVIL_NAME, now=app.now(), status="active")
         result = asyncio.run(send_digest(app, week=WEEK))
         assert result.status == "sent" and result.sent == 1
@@ -241,7 +247,7 @@ def test_hostile_article_never_reaches_an_email_or_the_archive_executable(
 ) -> None:
     app, client = served
     _hostile_week_article(app)
-    MailStore(app.store).add_subscriber("doc@example.vn", now=app.now(), status="active")
+    app.store.mail.add_subscriber("doc@example.vn", now=app.now(), status="active")
     result = asyncio.run(send_digest(app, week=WEEK))
     assert result.status == "sent"
     ((_, msg),) = outbox(app)
@@ -266,9 +272,9 @@ def test_every_digest_html_response_sends_the_security_headers(
     served: tuple[App, httpx.Client],
 ) -> None:
     app, client = served
-    ms = MailStore(app.store)
+    ms = app.store.mail
     sub, _ = ms.add_subscriber("doc@example.vn", now=app.now(), status="active")
-    signer = signer_for(app)
+    signer = app.signer
     confirm = signer.issue("confirm", sub.id, now=app.now(), max_age=3600)
     unsub = signer.issue("unsubscribe", sub.id, now=app.now(), max_age=3600)
     asyncio.run(send_digest(app, week=WEEK))

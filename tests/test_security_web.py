@@ -301,7 +301,7 @@ def test_hostile_article_never_reaches_a_reader_executable(
     r = client.post("/api/articles", json=HOSTILE, headers=auth)
     assert r.status_code == 200, r.text
     art_id = r.json()["results"][0]["id"]
-    stored = app.store.get(art_id)
+    stored = app.store.articles.get(art_id)
     assert stored is not None
     assert "Đoạn một" in stored.body_html and "Đoạn cuối an toàn" in stored.body_html
     slug = stored.category_slug
@@ -375,7 +375,10 @@ def test_no_request_value_reaches_the_filesystem(
     assert config is not None
     log = config.parent / "audit.log"
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join((str(ROOT), os.environ.get("PYTHONPATH", ""))),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.audit_server", str(config), str(port), MARKER, str(log)],
         cwd=ROOT,

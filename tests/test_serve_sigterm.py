@@ -13,9 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tgfeed.app import build_app
-from tgfeed.config import load_file
-from tgfeed.scheduler.runner import jobs_store
-from tgfeed.store.mail import MailStore
+from tgfeed.loader import load_file
 
 from .conftest import SAMPLES, write_config
 from .smtp_server import Recorder, SmtpServer
@@ -57,18 +55,18 @@ misfire_grace = "6h"
 
     with build_app(config) as app:
         assert import_paths(app, [SAMPLES]).count("failed") == 0
-        ms = MailStore(app.store)
+        ms = app.store.mail
         for i in range(SUBSCRIBERS):
             ms.add_subscriber(
                 f"can.bo{i:03d}@hungyen.gov.vn", now=now, status="active", name=f"Cán bộ {i}"
             )
-        jobs_store(app).ensure_state("weekly_digest", now - timedelta(days=1))
+        app.store.jobs.ensure_state("weekly_digest", now - timedelta(days=1))
     return fire.astimezone(timezone.utc)
 
 
 def _ledger(tmp: Path) -> dict[str, int]:
     with build_app(load_file(tmp / "config.toml")) as app:
-        ms = MailStore(app.store)
+        ms = app.store.mail
         record = ms.digests(limit=1)[0]
         return ms.delivery_counts(record.id)
 

@@ -12,7 +12,7 @@ import pytest
 
 from tgfeed.app import App
 from tgfeed.jobs.crawl import crawl, failing_sources, source_states
-from tgfeed.sources.crawler import is_public
+from tgfeed.sources.netguard import is_public
 
 from .fixture_site import FixtureSite, Resource, article_html, listing_html, to_cp1258
 
@@ -116,7 +116,7 @@ def site() -> Iterator[FixtureSite]:
 
 
 def ids(app: App) -> set[str]:
-    return {a.id for a in app.store.latest(limit=1000)}
+    return {a.id for a in app.store.articles.latest(limit=1000)}
 
 
 def test_first_crawl_stores_exactly_the_good_pages_and_records_each_failure(
@@ -134,7 +134,10 @@ def test_first_crawl_stores_exactly_the_good_pages_and_records_each_failure(
     assert set(reasons) == set(BAD)
     assert "timed out after 0.5s after 3 attempts" in reasons[SLOW]
     assert "timed out" in reasons[TRICKLE]
-    assert "redirected to another host 'localhost'" in reasons[AWAY]
+    assert (
+        f"redirected to another host, port or scheme 'http://localhost:{site.port}'"
+        in reasons[AWAY]
+    )
     assert "disallowed by" in reasons[PRIVATE] and "robots.txt" in reasons[PRIVATE]
     assert "no 'Đăng ngày" in reasons[GARBAGE]
     assert "connection broken" in reasons[TRUNCATED]
@@ -158,7 +161,7 @@ def test_first_crawl_stores_exactly_the_good_pages_and_records_each_failure(
     assert {h.headers.get("User-Agent") for h in site.hits} == {app.config.user_agent}
 
     # The windows-1258 page is correct NFC text.
-    art = app.store.get(TAG + "1008")
+    art = app.store.articles.get(TAG + "1008")
     assert art is not None
     assert art.title == CP1258_TITLE
     assert unicodedata.is_normalized("NFC", art.title + art.body_text)
@@ -167,10 +170,10 @@ def test_first_crawl_stores_exactly_the_good_pages_and_records_each_failure(
     assert art.url == f"{site.url}{CP1258}"
 
     # The run is recorded with its failures; the source state counts fetches.
-    run = app.store.recent_runs(1)[0]
+    run = app.store.articles.recent_runs(1)[0]
     assert run["source"] == "source:site"
     assert (run["added"], run["failed"]) == (7, len(BAD))
-    failures = app.store.recent_failures(50)
+    failures = app.store.articles.recent_failures(50)
     assert {f["item"].removeprefix(site.url) for f in failures} == set(BAD)
     (state,) = source_states(app)
     assert state.last_error is None and state.consecutive_failures == 0
@@ -183,7 +186,7 @@ def test_second_crawl_fetches_only_what_changed(
 ) -> None:
     app = app_factory(source_toml(site))
     asyncio.run(crawl(app))
-    before = app.store.get(TAG + "1005")
+    before = app.store.articles.get(TAG + "1005")
     assert before is not None
     # Between crawls: one article is edited, another's view count grows.
     site.add(
@@ -198,9 +201,9 @@ def test_second_crawl_fetches_only_what_changed(
     assert result.counts["added"] == 0
     assert result.counts["updated"] == 1
     assert result.counts["unchanged"] == 6  # 5 answered 304, the one with new views parsed
-    after = app.store.get(TAG + "1005")
+    after = app.store.articles.get(TAG + "1005")
     assert after is not None and after.title == "Sơ kết công tác quý III năm 2026"
-    refreshed = app.store.get(TAG + "1001")
+    refreshed = app.store.articles.get(TAG + "1001")
     assert refreshed is not None and refreshed.views == 999
     # Unchanged pages answered 304 and sent no body.
     stored_paths = [*GOOD, RECOVERS, CP1258]
@@ -337,7 +340,7 @@ def test_redirect_to_an_allowed_host_is_followed(
     app = app_factory(source_toml(site, allowed_hosts=["localhost"]))
     result = asyncio.run(crawl(app))["site"]
     assert result.counts == {"added": 1, "updated": 0, "unchanged": 0, "failed": 0}
-    art = app.store.get(TAG + "1001")
+    art = app.store.articles.get(TAG + "1001")
     assert art is not None and art.url == f"http://localhost:{site.port}{GOOD_FIRST}"
     (hit,) = site.hits_for(GOOD_FIRST)
     assert hit.headers.get("Host") == f"localhost:{site.port}"
@@ -397,7 +400,7 @@ def test_recent_articles_off_the_listing_are_rechecked(
         asyncio.run(crawl(app))
         assert site.hits_for(old) == []
         assert [h.status for h in site.hits_for(recent)] == [200]
-        art = app.store.get(TAG + "3002")
+        art = app.store.articles.get(TAG + "3002")
         assert art is not None and art.views == 77
 
 
@@ -405,10 +408,10 @@ def test_category_override_and_dry_run(site: FixtureSite, app_factory: Callable[
     app = app_factory(source_toml(site, category=["Tin từ website", "Hoạt động"]))
     dry = asyncio.run(crawl(app, dry_run=True))["site"]
     assert dry.counts["added"] == 7
-    assert app.store.count() == 0 and app.store.recent_runs() == []
+    assert app.store.articles.count() == 0 and app.store.articles.recent_runs() == []
     assert source_states(app)[0].last_run_at is None
     asyncio.run(crawl(app))
-    art = app.store.get(TAG + "1002")
+    art = app.store.articles.get(TAG + "1002")
     assert art is not None and art.category == ("Tin từ website", "Hoạt động")
     assert art.category_slug == "tin-tu-website/hoat-dong"
 
@@ -452,7 +455,7 @@ def test_guarded_connection_connects_to_the_checked_address(
 ) -> None:
     """With the guard on, tgfeed resolves the name itself and connects to the address
     it checked (here loopback is declared public so the path can run offline)."""
-    import tgfeed.sources.crawler as crawler
+    import tgfeed.sources.netguard as netguard
 
     checked: list[str] = []
 
@@ -460,7 +463,7 @@ def test_guarded_connection_connects_to_the_checked_address(
         checked.append(address)
         return True
 
-    monkeypatch.setattr(crawler, "is_public", fake_public)
+    monkeypatch.setattr(netguard, "is_public", fake_public)
     with FixtureSite() as site:
         listing = f"http://localhost:{site.port}{LISTING}"
         site.add(LISTING, listing_html("Tin", [(GOOD_FIRST, "x")]))
@@ -482,7 +485,7 @@ def test_mislabelled_charset_still_becomes_correct_text(app_factory: Callable[..
         site.add(page, Resource(to_cp1258(body), content_type="text/html; charset=utf-8"))
         app = app_factory(source_toml(site))
         assert asyncio.run(crawl(app))["site"].counts["added"] == 1
-        art = app.store.get(TAG + "5001")
+        art = app.store.articles.get(TAG + "5001")
         assert art is not None and art.title == CP1258_TITLE
         assert "Lượt xem" not in art.body_text and art.views == 86
 

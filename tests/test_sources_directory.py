@@ -45,7 +45,7 @@ def test_dropped_files_are_ingested_once_unless_changed(
     first = asyncio.run(crawl(app))["tha-vao"]
     assert first.counts == {"added": 3, "updated": 0, "unchanged": 0, "failed": 1}
     assert "lo.jsonl:2: not valid JSON" in (first.failures[0].reason or "")
-    assert app.store.count() == 3
+    assert app.store.articles.count() == 3
 
     # Nothing new: nothing is read again (and nothing is a failure again).
     second = asyncio.run(crawl(app))["tha-vao"]
@@ -58,7 +58,7 @@ def test_dropped_files_are_ingested_once_unless_changed(
     (drop / "dang-tai.jsonl.part").rename(drop / "dang-tai.jsonl")
     third = asyncio.run(crawl(app))["tha-vao"]
     assert third.counts == {"added": 2, "updated": 1, "unchanged": 0, "failed": 0}
-    titles = {a.title for a in app.store.latest(limit=50)}
+    titles = {a.title for a in app.store.articles.latest(limit=50)}
     assert {"Bài một (sửa)", "Bài hai", "Đang tải"} <= titles
     assert "Đang ghi" not in titles
     (state,) = source_states(app)

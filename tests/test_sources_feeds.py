@@ -75,7 +75,7 @@ def test_feed_entries_become_articles_and_a_reread_changes_nothing(
 
         first_id = entry_id("baohungyen", "bhy-1", "tuyengiaohungyen.vn")
         assert first_id.startswith("tag:tuyengiaohungyen.vn,2018:feed/baohungyen/")
-        art = app.store.get(first_id)
+        art = app.store.articles.get(first_id)
         assert art is not None
         assert art.title == "Tỉnh ủy Hưng Yên triển khai nhiệm vụ năm 2027"
         assert art.url == "https://baohungyen.vn/thoi-su/tinh-uy-trien-khai-1.html"
@@ -88,7 +88,7 @@ def test_feed_entries_become_articles_and_a_reread_changes_nothing(
         assert art.body_text.startswith("Sáng 24/11, Tỉnh ủy họp.")
         # No guid: the link is the identity. No date: first seen (the clock).
         assert (
-            app.store.get(
+            app.store.articles.get(
                 entry_id(
                     "baohungyen",
                     "https://baohungyen.vn/thoi-su/giao-ban-2.html",
@@ -97,7 +97,7 @@ def test_feed_entries_become_articles_and_a_reread_changes_nothing(
             )
             is not None
         )
-        undated = app.store.get(entry_id("baohungyen", "bhy-3", "tuyengiaohungyen.vn"))
+        undated = app.store.articles.get(entry_id("baohungyen", "bhy-3", "tuyengiaohungyen.vn"))
         assert undated is not None and undated.published_at == FIXED_NOW
 
         # Unchanged feed → 304, nothing parsed, nothing recorded as new.
@@ -111,11 +111,11 @@ def test_feed_entries_become_articles_and_a_reread_changes_nothing(
         site.add("/rss/thoi-su.rss", rss(edited + ITEM_2 + ITEM_NO_DATE))
         third = asyncio.run(crawl(app))["baohungyen"]
         assert third.counts == {"added": 0, "updated": 1, "unchanged": 2, "failed": 0}
-        art = app.store.get(first_id)
+        art = app.store.articles.get(first_id)
         assert art is not None and "phiên thường kỳ" in art.body_text
-        undated = app.store.get(entry_id("baohungyen", "bhy-3", "tuyengiaohungyen.vn"))
+        undated = app.store.articles.get(entry_id("baohungyen", "bhy-3", "tuyengiaohungyen.vn"))
         assert undated is not None and undated.published_at == FIXED_NOW
-        assert app.store.count() == 3
+        assert app.store.articles.count() == 3
 
 
 def test_atom_feed_html_title_and_dates() -> None:

@@ -44,7 +44,7 @@ def scanned_counts(app: App) -> dict[str, int]:
 
 
 def kept_counts(app: App) -> dict[str, int]:
-    return {c.slug_path: c.article_count for c in app.store.categories(with_counts=True)}
+    return {c.slug_path: c.article_count for c in app.store.articles.categories(with_counts=True)}
 
 
 def published(app: App) -> int:
@@ -56,51 +56,51 @@ def published(app: App) -> int:
 def test_counts_follow_every_change(app: App) -> None:
     now = T0 + timedelta(days=30)
     store = app.store
-    store.upsert([art(n) for n in range(1, 6)] + [art(6, category=OTHER)], now=now)
-    assert store.count() == published(app) == 6
+    store.articles.upsert([art(n) for n in range(1, 6)] + [art(6, category=OTHER)], now=now)
+    assert store.articles.count() == published(app) == 6
     assert kept_counts(app) == scanned_counts(app)
     assert kept_counts(app)["thong-tin-tuyen-truyen"] == 5
     assert kept_counts(app)["thong-tin-tuyen-truyen/tin-tuc-hoat-dong"] == 5
 
     # a category move, a plain update, an unchanged re-import, the same id twice in a batch
-    store.upsert([art(1, category=OTHER), art(2, title="Sửa tiêu đề"), art(3)], now=now)
-    store.upsert([art(4, title="Lần một"), art(4, title="Lần hai")], now=now)
+    store.articles.upsert([art(1, category=OTHER), art(2, title="Sửa tiêu đề"), art(3)], now=now)
+    store.articles.upsert([art(4, title="Lần một"), art(4, title="Lần hai")], now=now)
     assert kept_counts(app) == scanned_counts(app)
     assert kept_counts(app)["chinh-tri-xa-hoi"] == 2
 
     # unpublish, unpublish again, republish unchanged, republish changed
-    assert store.unpublish(art(5).id, now=now)
-    assert not store.unpublish(art(5).id, now=now)
-    assert store.unpublish(art(6).id, now=now)
-    assert store.count() == published(app) == 4
+    assert store.articles.unpublish(art(5).id, now=now)
+    assert not store.articles.unpublish(art(5).id, now=now)
+    assert store.articles.unpublish(art(6).id, now=now)
+    assert store.articles.count() == published(app) == 4
     assert kept_counts(app) == scanned_counts(app)
-    store.upsert([art(5), art(6, category=OTHER, title="Đăng lại")], now=now)
-    assert store.count() == published(app) == 6
+    store.articles.upsert([art(5), art(6, category=OTHER, title="Đăng lại")], now=now)
+    assert store.articles.count() == published(app) == 6
     assert kept_counts(app) == scanned_counts(app)
-    assert [c.slug_path for c in store.categories(only_used=True)] == sorted(
+    assert [c.slug_path for c in store.articles.categories(only_used=True)] == sorted(
         s for s, n in scanned_counts(app).items() if n
     )
 
 
 def test_a_failed_batch_leaves_the_counts_alone(app: App) -> None:
     now = T0 + timedelta(days=30)
-    app.store.upsert([art(1), art(2)], now=now)
+    app.store.articles.upsert([art(1), art(2)], now=now)
     before = kept_counts(app)
     app.store.db.conn.execute(
         "CREATE TRIGGER boom BEFORE INSERT ON articles WHEN NEW.title = 'nổ' "
         "BEGIN SELECT RAISE(ABORT, 'boom'); END"
     )
     with pytest.raises(StoreError, match="boom"):
-        app.store.upsert([art(3), art(4, title="nổ")], now=now)
+        app.store.articles.upsert([art(3), art(4, title="nổ")], now=now)
     assert kept_counts(app) == before == scanned_counts(app)
-    assert app.store.count() == 2
+    assert app.store.articles.count() == 2
 
 
 def test_counts_are_built_for_a_store_made_before_them(tmp_path: Path) -> None:
     """An existing store gets its counts from the migration, once."""
     path = tmp_path / "old.db"
     store = open_store(path)
-    store.upsert([art(n) for n in range(1, 4)] + [art(9, category=OTHER)], now=T0)
+    store.articles.upsert([art(n) for n in range(1, 4)] + [art(9, category=OTHER)], now=T0)
     store.close()
     conn = sqlite3.connect(path)
     conn.executescript(
@@ -111,9 +111,9 @@ def test_counts_are_built_for_a_store_made_before_them(tmp_path: Path) -> None:
     conn.close()
     store = open_store(path)
     try:
-        counts = {c.slug_path: c.article_count for c in store.categories(with_counts=True)}
+        counts = {c.slug_path: c.article_count for c in store.articles.categories(with_counts=True)}
         assert counts["thong-tin-tuyen-truyen"] == 3 and counts["chinh-tri-xa-hoi"] == 1
-        assert store.count() == 4
+        assert store.articles.count() == 4
     finally:
         store.close()
 
@@ -134,18 +134,20 @@ def test_counting_reads_no_article(app: App) -> None:
 def test_search_ranks_the_newest_matches_when_there_are_many(app: App) -> None:
     now = T0 + timedelta(days=400)
     many = [art(n, title=f"Hội nghị giao ban số {n}") for n in range(1, 61)]
-    app.store.upsert(many, now=now)
-    hits = app.store.search("hoi nghi", limit=5, candidates=20)
+    app.store.articles.upsert(many, now=now)
+    hits = app.store.articles.search("hoi nghi", limit=5, candidates=20)
     # only the 20 most recently stored matches are candidates
     assert {h.article.id for h in hits} <= {a.id for a in many[-20:]}
     assert len(hits) == 5
     # with fewer matches than candidates, every match is ranked
-    assert {h.article.id for h in app.store.search("giao ban so 7", limit=50)} == {art(7).id}
+    assert {h.article.id for h in app.store.articles.search("giao ban so 7", limit=50)} == {
+        art(7).id
+    }
 
 
 def test_search_prefers_title_matches_then_the_newest(app: App) -> None:
     now = T0 + timedelta(days=400)
-    app.store.upsert(
+    app.store.articles.upsert(
         [
             art(1, title="Hội nghị tổng kết", summary="Tổng kết năm."),
             art(2, title="Tin khác", summary="Có hội nghị ở huyện."),
@@ -154,10 +156,10 @@ def test_search_prefers_title_matches_then_the_newest(app: App) -> None:
         ],
         now=now,
     )
-    ids = [h.article.id for h in app.store.search("hoi nghi")]
+    ids = [h.article.id for h in app.store.articles.search("hoi nghi")]
     # title matches (newest first), then summary, then body only
     assert ids == [art(4).id, art(1).id, art(2).id, art(3).id]
-    exact = app.store.search("hội nghị")
+    exact = app.store.articles.search("hội nghị")
     assert all(h.exact for h in exact) and [h.article.id for h in exact] == ids
-    scores = [h.score for h in app.store.search("hoi nghi")]
+    scores = [h.score for h in app.store.articles.search("hoi nghi")]
     assert scores == sorted(scores)  # lower is better, as with bm25

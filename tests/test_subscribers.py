@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from tgfeed.app import App, build_app
-from tgfeed.config import loads
 from tgfeed.errors import ConfigError, TokenError
-from tgfeed.store.mail import MailStore
+from tgfeed.loader import loads
 from tgfeed.tokens import TOKEN_LENGTH, Signer, load_key
 
 from .conftest import SAMPLES, write_config
@@ -95,7 +94,7 @@ def test_import_csv_reports_bad_lines_and_imports_the_rest(tmp_path: Path) -> No
     assert "line 6:" in r.stderr and "'a@b'" in r.stderr
     assert "2 added, 1 updated, 2 skipped" in r.stdout
     with open_app(tmp_path) as app:
-        ms = MailStore(app.store)
+        ms = app.store.mail
         bi = ms.by_email("bi.thu@example.vn")
         assert bi is not None and bi.status == "active" and bi.name == "Nguyễn Văn Bí (sửa)"
         assert bi.unit == "Huyện ủy Khoái Châu" and bi.origin == "import:danh-sach.csv"
@@ -175,7 +174,7 @@ def test_demo_sends_the_sample_week_to_the_outbox(tmp_path: Path) -> None:
 
 
 def test_subscription_requests_and_statuses(app: App) -> None:
-    ms = MailStore(app.store)
+    ms = app.store.mail
     sub, due = ms.request_subscription("a@example.vn", now=NOW, name="A")
     assert sub.status == "pending" and due
     ms.confirmation_sent(sub.id, now=NOW)
@@ -196,7 +195,7 @@ def test_subscription_requests_and_statuses(app: App) -> None:
 
 
 def test_snapshot_is_one_transaction_of_active_subscribers(app: App) -> None:
-    ms = MailStore(app.store)
+    ms = app.store.mail
     ms.bulk_add(
         [(f"s{i}@example.vn", None, None) for i in range(5)], now=NOW, status="active", origin="t"
     )

@@ -7,10 +7,10 @@ keys that name where to read them.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -22,13 +22,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from . import ids
 from .errors import ConfigError
+from .private import check_private
 
 ENV_VAR = "TGFEED_CONFIG"
 DEFAULT_FILE = "config.toml"
@@ -82,6 +82,16 @@ def _check_email(value: str) -> str:
     return value
 
 
+def _check_network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise ValueError(
+            f"not an IP address or CIDR like 127.0.0.1 or 10.0.0.0/8: {value!r}"
+        ) from None
+    return value.strip()
+
+
 Url = Annotated[str, AfterValidator(_check_url)]
 TimeZone = Annotated[str, AfterValidator(_check_tz)]
 Email = Annotated[str, AfterValidator(_check_email)]
@@ -105,17 +115,37 @@ class SecretRef(_Section):
     file: Path | None = None
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+# Names that are shown in messages: the usual upper-case form, not too long. Anything
+# else that is set as *_env may be the secret itself, pasted by mistake.
+_SHOWN_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+
+
 def read_secret(env: str | None, file: Path | None, what: str) -> str | None:
     """The secret named by ``*_env`` / ``*_file``; None when neither is set."""
     if env:
+        if not _ENV_NAME.fullmatch(env):  # maybe the secret itself: never repeat it
+            raise ConfigError(
+                f"{what}_env: is not the name of an environment variable "
+                "(the value is not shown: it may be the secret itself)",
+                hint=f"put the secret in a variable, e.g. TGFEED_X, and set {what}_env = "
+                '"TGFEED_X"',
+            )
         value = os.environ.get(env)
         if value is None:
+            if not _SHOWN_NAME.fullmatch(env):  # e.g. a pasted token: do not repeat it
+                raise ConfigError(
+                    f"{what}: the environment variable named by {what}_env is not set "
+                    "(the name is not shown: it looks like a secret, not a variable name)",
+                    hint=f'{what}_env must name a variable, e.g. "TGFEED_X"; export it',
+                )
             raise ConfigError(
                 f"{what}: environment variable {env} is not set",
                 hint=f"export {env}=… before starting tgfeed",
             )
         return value.strip()
     if file:
+        check_private(file, f"{what}_file")
         try:
             return file.read_text(encoding="utf-8").strip()
         except OSError as exc:
@@ -193,6 +223,8 @@ class FeedsConfig(_Section):
     tombstone_days: int = Field(default=30, ge=0, le=3650)  # Atom keeps retractions this long
     search_max_results: int = Field(default=50, ge=1, le=500)
     search_max_query: int = Field(default=100, ge=3, le=1000)
+    # <img> in feed entries: every one, none, or only https: sources (docs/feeds.md).
+    images: Literal["keep", "drop", "https-only"] = "https-only"
 
 
 class SmtpConfig(_Section):
@@ -257,6 +289,19 @@ class DigestSection(_Section):
     categories: list[str] = []
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DEADLINE = re.compile(r"^\s*([A-Za-z]{3})\s+(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_deadline(value: str) -> tuple[int, int, int]:
+    """``"Mon 11:00"`` → (weekday 0–6, hour, minute); ValueError otherwise."""
+    m = _DEADLINE.match(value)
+    day = m[1].lower() if m else ""
+    if not m or day not in WEEKDAYS or int(m[2]) > 23 or int(m[3]) > 59:
+        raise ValueError(f'not a weekday and a time like "Mon 11:00": {value!r}')
+    return WEEKDAYS.index(day), int(m[2]), int(m[3])
+
+
 class DigestConfig(_Section):
     enabled: bool = True
     categories: list[str] = ["thong-tin-tuyen-truyen/tin-tuc-hoat-dong"]
@@ -270,6 +315,27 @@ class DigestConfig(_Section):
     send_empty: bool = False
     token_max_age: Duration = 60 * 60 * 24 * 7 * 8
     confirm_max_age: Duration = 60 * 60 * 24 * 3
+    # Fresh sources: the scheduled digest is held when the newest ingest is older.
+    max_source_age: Duration | None = None
+    hold_retry: Duration = 900  # a held scheduled digest is retried this often, within grace
+    # Editorial approval (off by default): a draft mailed to approvers, sent once approved.
+    approval: bool = False
+    approvers: list[Email] = []
+    approval_deadline: str | None = None  # "Mon 11:00", local time
+    on_deadline: Literal["send", "hold"] = "hold"
+
+    @field_validator("approval_deadline")
+    @classmethod
+    def _deadline(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_deadline(value)
+        return value
+
+    @model_validator(mode="after")
+    def _approvers(self) -> DigestConfig:
+        if self.approval and not self.approvers:
+            raise ValueError('approval = true needs approvers = ["address", …]')
+        return self
 
     @field_validator("categories")
     @classmethod
@@ -291,6 +357,9 @@ class WebConfig(_Section):
     admin_token_file: Path | None = None
     subscribe_per_hour: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    body_timeout: float = Field(default=30.0, gt=0)  # seconds for a whole request body
+    # Peers whose X-Forwarded-For / -Proto are believed (addresses or CIDRs).
+    trusted_proxies: list[Annotated[str, AfterValidator(_check_network)]] = []
 
     def api_token(self) -> str | None:
         return read_secret(self.api_token_env, self.api_token_file, "web.api_token")
@@ -317,6 +386,7 @@ class JobConfig(_Section):
     misfire_grace: Duration = 3600
     jitter: Duration = 0
     source: str | None = None
+    after: list[str] = []  # jobs run first, each time this one runs (e.g. ["crawl_site"])
 
     @field_validator("cron")
     @classmethod
@@ -339,12 +409,8 @@ def check_cron(expr: str) -> None:
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError(f"cron {expr!r} must have 5 fields: minute hour day month weekday")
-    from .scheduler.triggers import validate_cron
-
-    try:
-        validate_cron(expr)
-    except ValueError as exc:
-        raise ValueError(f"invalid cron {expr!r}: {exc}") from None
+    # Whether the fields' values are valid is the scheduler's to say: the loader
+    # (``tgfeed.loader``) merges those problems with the schema's.
 
 
 def _default_jobs() -> dict[str, JobConfig]:
@@ -485,7 +551,7 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _describe(err: Any) -> str:
+def describe_error(err: Any) -> str:
     loc = tuple(err["loc"])
     key = str(loc[-1]) if loc else ""
     if err["type"] == "extra_forbidden":
@@ -502,62 +568,3 @@ def _describe(err: Any) -> str:
     elif err["type"].endswith("_type") or err["type"].endswith("_parsing"):
         msg = f"{msg} (got {err['input']!r})"
     return f"{_format_loc(loc)}: {msg}"
-
-
-def validate(data: dict[str, Any], *, source: Path | None = None) -> Config:
-    """Validate parsed TOML; raise ConfigError listing every problem."""
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        problems = [_describe(e) for e in exc.errors()]
-        where = str(source) if source else "config"
-        raise ConfigError(
-            f"{where}: {len(problems)} problem(s): " + "; ".join(problems),
-            problems=problems,
-            hint="fix each key named above; `tgfeed check` lists them",
-        ) from None
-    return config.model_copy(update={"source_path": source})
-
-
-def load(path: Path | None = None) -> Config:
-    """Load ``path``, else ``$TGFEED_CONFIG``, else ``./config.toml``, else defaults."""
-    explicit = path is not None or bool(os.environ.get(ENV_VAR))
-    if path is None:
-        path = Path(os.environ.get(ENV_VAR) or DEFAULT_FILE)
-    if not path.exists():
-        if explicit:
-            raise ConfigError(
-                f"{path}: config file not found",
-                hint="give an existing file with --config, or run without one for the defaults",
-            )
-        return Config()
-    return load_file(path)
-
-
-def load_file(path: Path) -> Config:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    return loads(raw, source=path.resolve())
-
-
-def loads(raw: bytes | str, *, source: Path | None = None) -> Config:
-    where = str(source) if source else "config"
-    if isinstance(raw, bytes):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"{where}: not UTF-8 (byte {exc.start})", hint="save the file as UTF-8"
-            ) from None
-    else:
-        text = raw
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        line = f":{m[1]}:{m[2]}" if m else ""
-        problem = f"{where}{line}: TOML syntax error: {str(exc).split(' (at ')[0]}"
-        raise ConfigError(problem, problems=[problem], hint="fix the TOML syntax") from None
-    return validate(data, source=source)

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from .text import slugify
 
 Outcome = Literal["added", "updated", "unchanged", "failed"]
+
+# What a job run did (the runner records "interrupted" for an incomplete run that a
+# shutdown cut short, and "missed" for a fire time beyond its grace).
+# "held": the digest waits for fresh sources (it alerted; the scheduler retries).
+JobOutcome = Literal["ok", "skipped", "held", "incomplete", "failed"]
+RunStatus = Literal["ok", "skipped", "held", "failed", "interrupted", "missed"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """One run of a job: its outcome, a JSON-able summary, and why when not ok."""
+
+    outcome: JobOutcome
+    summary: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +119,151 @@ class SearchHit:
     article: Article
     score: float
     exact: bool
+
+
+# -- mail: subscribers, digests and the delivery ledger --------------------
+
+Status = Literal["pending", "active", "unsubscribed", "bounced"]
+STATUSES: tuple[Status, ...] = ("pending", "active", "unsubscribed", "bounced")
+# A week's lifecycle (docs/digest.md "States"): draft → approved → sending → sent,
+# or skipped / held / rejected, which a later send re-evaluates.
+DigestStatus = Literal["draft", "approved", "sending", "sent", "skipped", "held", "rejected"]
+DIGEST_STATUSES: tuple[DigestStatus, ...] = (
+    "draft",
+    "approved",
+    "sending",
+    "sent",
+    "skipped",
+    "held",
+    "rejected",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str | None
+    unit: str | None
+    status: Status
+    origin: str
+    created_at: datetime
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    bounce_count: int = 0
+    confirm_sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRecord:
+    id: int
+    week: str
+    status: DigestStatus
+    subject: str
+    article_count: int
+    recipients: int
+    sent: int
+    failed: int
+    created_at: datetime
+    finished_at: datetime | None
+    deadline_at: datetime | None = None  # approval: when digest.on_deadline applies
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEvent:
+    """One row of a week's append-only audit trail: a state change, who, when, why."""
+
+    id: int
+    week: str
+    from_status: str | None  # None: the week's first record
+    to_status: str
+    actor: str  # "scheduler", "cli:<user>", an approver's address, "web"
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One pending ledger row."""
+
+    subscriber_id: int
+    email: str
+    name: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    subscriber_id: int
+    email: str
+    status: str
+    attempts: int
+    last_error: str | None
+    server_reply: str | None
+    sent_at: datetime | None
+
+
+# -- sources: what a source remembers between runs --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """What was last fetched from one URL."""
+
+    url: str
+    source: str
+    kind: str
+    fetched_at: datetime
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    status: int | None = None
+    article_id: str | None = None
+    published_at: datetime | None = None
+    links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """A source's health for the status page and the alert."""
+
+    name: str
+    kind: str
+    last_run_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_counts: dict[str, int] | None = None
+
+
+# -- feeds: retractions and WebSub notices ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    """A retracted article, kept so the Atom feeds can carry its deleted-entry."""
+
+    article_id: str
+    url: str
+    title: str
+    category: str
+    retracted_at: datetime
+    reason: str | None
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class HubNotice:
+    """One WebSub publish notification for a changed feed URL."""
+
+    id: int
+    topic: str
+    hub: str
+    created_at: datetime
+    status: str
+    attempts: int
+    next_at: datetime
+    last_error: str | None
+    sent_at: datetime | None

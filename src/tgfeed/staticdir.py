@@ -2,7 +2,9 @@
 
 Every file is written to a temp file beside it, flushed to disk (``fsync``, on an
 I/O thread while the caller goes on producing the next file) and renamed over the
-old one, so a reader sees the old file or the new one, never half of one. A file
+old one, so a reader sees the old file or the new one, never half of one. Files are
+``0644`` in folders made ``0755`` (``private.public_mkdir``): a web server running as
+another user serves them whatever tgfeed's umask. A file
 whose bytes did not change is not touched. A manifest remembers each file's size,
 mtime and hash (and whatever the caller adds), so a later run can tell that a file
 is still as it left it without reading it. Temp files of a run that was killed are
@@ -35,6 +37,9 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from .private import public_mkdir
+from .procs import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +77,7 @@ def _write_temp(
     try:
         fd = os.open(tmp, flags, mode)
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        public_mkdir(path.parent)
         fd = os.open(tmp, flags, mode)
     try:
         view = memoryview(data)
@@ -123,23 +128,13 @@ def fsync_dir(path: Path) -> None:
 _TEMP_NAME = re.compile(r"^\..+\.(\d+)-\d+\.tmp$")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
-
-
 def remove_orphaned_temps(root: Path) -> int:
     """Delete the temp files of runs that were killed mid-write (their process is
     gone); a live run's temp files are left alone. Returns how many went."""
     removed = 0
     for path in root.rglob(".*.tmp"):
         m = _TEMP_NAME.match(path.name)
-        if m is None or _pid_alive(int(m[1])):
+        if m is None or pid_alive(int(m[1])):
             continue
         with contextlib.suppress(OSError):
             path.unlink()
@@ -201,7 +196,7 @@ class StaticDir:
     def open(self) -> StaticDir:
         """Create the folder and clear temp files of killed runs (not in a dry run)."""
         if not self.dry_run:
-            self.root.mkdir(parents=True, exist_ok=True)
+            public_mkdir(self.root)
             remove_orphaned_temps(self.root)
         self._pool = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="static-io")
         return self

@@ -11,9 +11,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import jinja2.nodes
+import markupsafe
 
 from .errors import RenderError
-from .text import LOCAL_TZ, WEEKDAYS, format_vi_date, format_vi_datetime, iso_local
+from .text import LOCAL_TZ, WEEKDAYS, escape_marks, format_vi_date, format_vi_datetime, iso_local
 
 
 def package_templates() -> Path:
@@ -27,6 +29,16 @@ def package_templates() -> Path:
 
 def _autoescape(name: str | None) -> bool:
     return not (name or "").endswith((".txt", ".txt.j2"))
+
+
+@jinja2.pass_eval_context
+def _shield(ctx: jinja2.nodes.EvalContext, value: Any) -> Any:
+    """Every ``{{ value }}`` of an HTML template: escaped, with a leading combining
+    mark as a character reference, so it cannot compose with the tag before it."""
+    if not ctx.autoescape or value is None or isinstance(value, markupsafe.Markup):
+        return value
+    # escape() first: only character references are added to escaped text.
+    return markupsafe.Markup(escape_marks(str(markupsafe.escape(value))))  # noqa: S704
 
 
 def make_env(templates_dir: Path | None = None, tz: ZoneInfo = LOCAL_TZ) -> jinja2.Environment:
@@ -45,6 +57,7 @@ def make_env(templates_dir: Path | None = None, tz: ZoneInfo = LOCAL_TZ) -> jinj
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_shield,
     )
 
     def vi_date(value: datetime, weekday: bool = True) -> str:

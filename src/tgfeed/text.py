@@ -40,6 +40,22 @@ def clean(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def xml_legal(text: str) -> str:
+    """``text`` without XML-illegal characters, line breaks as ``\\n``; not normalised
+    (for markup: NFC of a tag's ``>`` and a following U+0338 would unclose it)."""
+    return _XML_ILLEGAL.sub("", _LINE_BREAKS.sub("\n", text))
+
+
+def escape_marks(text: str) -> str:
+    """``text`` (already escaped for HTML) with its leading combining marks written as
+    character references: a text node that starts with U+0338 right after a tag's
+    ``>`` can then never compose with it (``>`` + U+0338 is ``≯`` in NFC)."""
+    i = 0
+    while i < len(text) and unicodedata.category(text[i])[0] == "M":
+        i += 1
+    return "".join(f"&#x{ord(c):x};" for c in text[:i]) + text[i:] if i else text
+
+
 def clean_line(text: str) -> str:
     """`clean`, then every run of spaces (NBSP included) folded to one, trimmed."""
     if _is_clean_line(text):

@@ -1,4 +1,4 @@
-"""Signed, expiring, URL-safe tokens for confirmation and unsubscribe links.
+"""Signed, expiring, URL-safe tokens for confirmation, unsubscribe and approval links.
 
 A token is 40 URL-safe characters: base64url of ``version | purpose | subject id |
 expiry`` (14 bytes) followed by the first 16 bytes of their HMAC-SHA256. Every
@@ -23,18 +23,16 @@ import secrets
 import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from .config import Config, read_secret
 from .errors import ConfigError, TokenError
 
-if TYPE_CHECKING:
-    from .app import App
-
 log = logging.getLogger(__name__)
 
-Purpose = Literal["confirm", "unsubscribe"]
-_PURPOSES: dict[str, int] = {"confirm": 1, "unsubscribe": 2}
+Purpose = Literal["confirm", "unsubscribe", "approve"]
+# "approve": an approver's link to a week's draft (subject: see jobs.digest_approval).
+_PURPOSES: dict[str, int] = {"confirm": 1, "unsubscribe": 2, "approve": 3}
 _VERSION = 1
 _PAYLOAD = struct.Struct(">BBQI")  # version, purpose, subject id, expiry (unix seconds)
 _MAC_BYTES = 16
@@ -98,7 +96,9 @@ def load_key(config: Config) -> bytes:
     """The signing key: from secret_env / secret_file, else ``<data_dir>/secret.key``."""
     sec = config.security
     secret = read_secret(
-        sec.secret_env, config.resolve(sec.secret_file) if sec.secret_file else None, "security"
+        sec.secret_env,
+        config.resolve(sec.secret_file) if sec.secret_file else None,
+        "security.secret",
     )
     if secret is not None:
         if len(secret) < 16:
@@ -158,12 +158,3 @@ def _create_key_file(path: Path) -> str:
         ) from exc
     log.info("generated a new signing key in %s", path)
     return text
-
-
-def signer_for(app: App) -> Signer:
-    """The App's signer (the key is loaded once per App)."""
-    found = app.extras.get("signer")
-    if not isinstance(found, Signer):
-        found = Signer(load_key(app.config))
-        app.extras["signer"] = found
-    return found

@@ -1,7 +1,7 @@
 """WebSub publishing: tell the hub (``[feeds] hub``) which feeds changed, so WebSub
 subscribers get new articles at once instead of at their next poll.
 
-A feed whose bytes change queues one notification for its URL (``FeedState.stamps``,
+A feed whose bytes change queues one notification for its URL (``store.feeds.stamps``,
 in the same transaction that moves its Last-Modified); ``notify_hub`` sends what is
 queued — ``hub.mode=publish&hub.url=<feed URL>``, form-encoded — retrying a failure
 (an error status, a refused connection, a timeout) after ``hub_backoff`` seconds,
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from .app import App
-from .store.feedstate import FeedState, HubNotice, feed_state
+from .model import HubNotice
+from .store import FeedsRepo
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ async def _post(client: httpx.AsyncClient, notice: HubNotice) -> str | None:
 
 
 async def _deliver(
-    app: App, state: FeedState, client: httpx.AsyncClient, notice: HubNotice, out: HubResult
+    app: App, state: FeedsRepo, client: httpx.AsyncClient, notice: HubNotice, out: HubResult
 ) -> None:
     feeds = app.config.feeds
     delay = feeds.hub_backoff
@@ -75,17 +76,14 @@ async def notify_hub(app: App) -> HubResult:
     out = HubResult()
     if not app.config.feeds.hub:
         return out
-    # One sender at a time per App (a push and a scheduled build may both call this):
-    # a queued notification is sent once.
-    lock = app.extras.get("websub_lock")
-    if not isinstance(lock, asyncio.Lock):
-        lock = app.extras["websub_lock"] = asyncio.Lock()
-    async with lock:
+    # One sender at a time per process (a push and a scheduled build may both call
+    # this, across a reload too): a queued notification is sent once.
+    async with app.runtime.websub_lock:
         return await _send_due(app, out)
 
 
 async def _send_due(app: App, out: HubResult) -> HubResult:
-    state = feed_state(app.store, app.extras)
+    state = app.store.feeds
     due = state.due(app.now())
     if not due:
         return out
@@ -105,7 +103,5 @@ async def publish_changes(app: App) -> HubResult:
     their notifications are queued), then tell the hub."""
     if not app.config.feeds.hub:
         return HubResult()
-    from .feeds.publish import publisher
-
-    publisher(app).refresh()
+    app.publisher.refresh()
     return await notify_hub(app)

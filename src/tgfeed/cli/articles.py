@@ -31,7 +31,7 @@ def check(ctx: click.Context) -> None:
     if problems:
         console.print(f"[red]{where}: {len(problems)} problem(s)[/]")
         for p in problems:
-            console.print(f"  {p}", markup=False)
+            console.print(f"  {p}", markup=False, soft_wrap=True)  # one line each
         sys.exit(1)
     console.print(f"[green]ok[/] {where}")
     for line in lines:
@@ -111,7 +111,7 @@ def export(app: App, output: Path | None) -> None:
 @pass_app
 def search(app: App, query: str, limit: int) -> None:
     """Search articles, ignoring diacritics (`hoi nghi` finds `Hội nghị`)."""
-    hits = app.store.search(query, limit)
+    hits = app.store.articles.search(query, limit)
     if not hits:
         console.print("no match")
         return
@@ -127,6 +127,21 @@ def search(app: App, query: str, limit: int) -> None:
 def categories(app: App) -> None:
     """The category tree with article counts (a parent counts its children)."""
     table = Table("slug", "tên", "bài", box=None)
-    for cat in app.store.categories(with_counts=True):
+    for cat in app.store.articles.categories(with_counts=True):
         table.add_row(cat.slug_path, "  " * (cat.depth - 1) + cat.name, str(cat.article_count))
     console.print(table)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Count the rows that would change, write nothing.")
+@pass_app
+def resanitize(app: App, dry_run: bool) -> None:
+    """Rewrite every stored article's HTML with the current sanitiser (after an upgrade
+    that changed it); prints how many rows changed."""
+    from ..jobs.resanitize import resanitize as run
+
+    result = run(app.store, now=app.now(), dry_run=dry_run)
+    verb = "would change" if dry_run else "changed"
+    console.print(f"{len(result.changed)} of {result.checked} articles {verb}")
+    for ident in result.changed[:20]:
+        console.print(f"  {ident}", markup=False)

@@ -10,10 +10,13 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from .. import __version__
 from ..app import App, build_app
-from ..config import Config, load
+from ..config import Config
+from ..errors import ConfigError, TgfeedError
+from ..loader import load
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -21,7 +24,36 @@ err_console = Console(stderr=True, highlight=False)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def report(exc: TgfeedError, *, verbose: bool) -> None:
+    """The one place a TgfeedError reaches the user: one line (each problem of a
+    config on its own line) plus the hint; the traceback only with ``-v``."""
+    if verbose:
+        err_console.print_exception()
+    # Messages are text, not markup ("[feeds] output_dir" must survive), and one
+    # line each however narrow the terminal or log.
+    say = functools.partial(err_console.print, highlight=False, soft_wrap=True)
+    if isinstance(exc, ConfigError) and len(exc.problems) > 1:
+        err_console.print(f"[red]error:[/] {len(exc.problems)} problems in the configuration")
+        for problem in exc.problems:
+            say(f"  {problem}", markup=False)
+    else:
+        say(f"[red]error:[/] {escape(exc.message)}")
+    if exc.hint:
+        say(f"[dim]hint:[/] {escape(exc.hint)}")
+
+
+class TgfeedGroup(click.Group):
+    """Turns a TgfeedError raised by any command into ``report()`` and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TgfeedError as exc:
+            report(exc, verbose=bool(ctx.find_root().params.get("verbose")))
+            ctx.exit(1)
+
+
+@click.group(cls=TgfeedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",

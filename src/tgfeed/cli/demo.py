@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from ..app import App, build_app
-from ..config import load_file
 from ..jobs.ingest import import_paths
+from ..loader import load_file
 from .base import cli, console
 
 DEMO_DIR = Path("tgfeed-demo")
@@ -67,11 +67,11 @@ def demo(directory: Path, host: str, port: int, no_serve: bool) -> None:
     config = load_file(config_file)
     with build_app(config) as app:
         result = import_paths(app, [samples_path()])
-        c = result.counts
+        c, arts = result.counts, app.store.articles
         console.print(
             f"imported the sample articles: {c['added']} added, {c['updated']} updated, "
             f"{c['unchanged']} unchanged, {c['failed']} failed "
-            f"({app.store.count()} articles in {len(app.store.categories(only_used=True))} "
+            f"({arts.count()} articles in {len(arts.categories(only_used=True))} "
             f"categories) into {app.path(config.store.path)}"
         )
         for step in DEMO_STEPS:

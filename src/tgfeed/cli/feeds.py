@@ -13,7 +13,6 @@ from rich.markup import escape
 from ..app import App
 from ..errors import TgfeedError
 from ..jobs.feeds import BuildResult, build_feeds
-from ..store.feedstate import FeedState
 from ..store.idmigration import id_changes
 from ..websub import notify_hub, publish_changes
 from .base import cli, console, err_console, pass_app
@@ -81,7 +80,7 @@ def articles() -> None:
 def retract(app: App, article_id: str, reason: str | None) -> None:
     """Withdraw an article: it leaves every feed and Atom feeds carry a tombstone
     (RFC 6721) for [feeds] tombstone_days. Repeating it changes nothing."""
-    tomb, now = FeedState(app.store).retract(article_id, now=app.now(), reason=reason, origin="cli")
+    tomb, now = app.store.feeds.retract(article_id, now=app.now(), reason=reason, origin="cli")
     if tomb is None:
         raise TgfeedError(
             f"no article with id {article_id!r}",
@@ -97,7 +96,7 @@ def retract(app: App, article_id: str, reason: str | None) -> None:
 @pass_app
 def migrate_ids(app: App) -> None:
     """Show the ids the store rewrote from an older shape (done once, automatically)."""
-    changes = id_changes(FeedState(app.store), limit=1000)
+    changes = id_changes(app.store, limit=1000)
     if not changes:
         console.print("no article id needed migrating", highlight=False)
     for c in changes:

@@ -11,19 +11,28 @@ from rich.table import Table
 
 from ..app import App
 from ..digest.message import check_address
-from ..errors import MailError
+from ..errors import MailError, SubscriberError
 from ..jobs.subscribers import (
     NAME_MAX,
     UNIT_MAX,
     ImportProblem,
     clean_field,
     import_csv,
-    mail_store,
     send_confirmation,
 )
-from ..store.mail import STATUSES, Status, require_subscriber
+from ..model import STATUSES, Status, Subscriber
+from ..store import MailRepo
 from ..text import format_vi_datetime
 from .base import cli, console, err_console, pass_app
+
+
+def require_subscriber(ms: MailRepo, email: str) -> Subscriber:
+    sub = ms.by_email(email)
+    if sub is None:
+        raise SubscriberError(
+            f"{email}: no such subscriber", hint="`tgfeed subscribers list` shows them"
+        )
+    return sub
 
 
 @cli.group()
@@ -41,7 +50,7 @@ def add(app: App, email: str, name: str | None, unit: str | None, active: bool) 
     """Add a subscriber; without --active they get a confirmation email first."""
     address = check_address(email)
     status: Status = "active" if active else "pending"
-    sub, created = mail_store(app).add_subscriber(
+    sub, created = app.store.mail.add_subscriber(
         address,
         now=app.now(),
         name=clean_field(name, NAME_MAX),
@@ -94,7 +103,7 @@ def import_(app: App, csv_path: Path, active: bool) -> None:
 @pass_app
 def list_(app: App, status: Status | None) -> None:
     """Subscribers with their status, origin and dates."""
-    ms = mail_store(app)
+    ms = app.store.mail
     table = Table("email", "tên", "đơn vị", "trạng thái", "nguồn", "từ", box=None)
     n = 0
     for sub in ms.subscribers(status):
@@ -121,7 +130,7 @@ def list_(app: App, status: Status | None) -> None:
 @pass_app
 def remove(app: App, email: str) -> None:
     """Delete a subscriber (and their delivery rows) for good."""
-    ms = mail_store(app)
+    ms = app.store.mail
     sub = require_subscriber(ms, email)
     ms.remove(sub.email)
     console.print(f"removed {sub.email}", highlight=False)

@@ -310,6 +310,17 @@ SIGNED_HEADERS = (
     b"mime-version",
     b"content-type",
 )
+# Signed once more than they occur (RFC 6376 §8.15, "oversigning"): a copy of one
+# of them added on the way — a second From in front — breaks the signature.
+OVERSIGNED = (
+    b"from",
+    b"to",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +338,7 @@ class DkimKey:
                 self.domain.encode("ascii"),
                 self.private_key,
                 canonicalize=(b"relaxed", b"relaxed"),
-                include_headers=list(SIGNED_HEADERS),
+                include_headers=[*SIGNED_HEADERS, *OVERSIGNED],
                 linesep=b"\r\n",
             )
         except dkim.DKIMException as exc:

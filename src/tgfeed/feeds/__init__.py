@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .cache import FeedCache, Rendered
 from .catalog import FORMATS, FeedSpec
-from .publish import Publisher, publisher
+from .publish import Publisher
 from .render import Channel, Options
 
 __all__ = [
@@ -25,5 +25,4 @@ __all__ = [
     "Options",
     "Publisher",
     "Rendered",
-    "publisher",
 ]

@@ -43,7 +43,7 @@ class FeedSpec:
 
     @property
     def category(self) -> str | None:
-        """The slug path to give ``store.latest`` (None: every article)."""
+        """The slug path to give ``store.articles.latest`` (None: every article)."""
         return None if self.key == ALL else self.key
 
     @property

@@ -9,7 +9,6 @@ Pure: nothing here reads the clock or touches I/O.
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -22,12 +21,13 @@ from zoneinfo import ZoneInfo
 from ..config import Config
 from ..errors import RenderError
 from ..model import Article, ArticleKey
-from ..sanitize import sanitize_html
+from ..sanitize import Images, paragraphs_html, sanitize_html, settle_markup
 from ..text import LOCAL_TZ, clean, clean_line, parse_iso_datetime
 
 # Part of every fingerprint: bump it when the rendered shape changes, so a build
-# after an upgrade re-renders feeds whose data did not change.
-RENDER_VERSION = "2"
+# after an upgrade re-renders feeds whose data did not change. ("3": the security
+# fixes and the tombstones/readable pages, each of which had bumped it to "2".)
+RENDER_VERSION = "3"
 
 # The `updated` of a feed with no items: fixed, so empty feeds are deterministic too.
 EMPTY_FEED_DATE = datetime(2000, 1, 1, tzinfo=UTC)
@@ -51,6 +51,7 @@ class Options:
     tz: ZoneInfo = LOCAL_TZ
     category_scheme: str | None = None
     generator: str = "tgfeed"
+    images: Images = "https-only"
 
     @classmethod
     def from_config(cls, config: Config) -> Options:
@@ -68,6 +69,7 @@ class Options:
             logo=site.logo,
             tz=site.tz,
             category_scheme=site.public_url.rstrip("/") + "/feeds/",
+            images=feeds.images,
         )
 
     def key(self) -> str:
@@ -88,6 +90,7 @@ class Options:
                 self.tz.key,
                 self.category_scheme,
                 self.generator,
+                self.images,
             ],
             ensure_ascii=False,
         )
@@ -212,12 +215,13 @@ _BAD_AMP = re.compile(r"&(?!(?:[a-zA-Z][a-zA-Z0-9]{1,30}|#[0-9]{1,7}|#[xX][0-9a-
 
 
 @lru_cache(maxsize=2048)
-def _safe_html(fragment: str, base: str) -> str:
+def _safe_html(fragment: str, base: str, images: Images = "keep") -> str:
     """Sanitised HTML. The store's HTML was sanitised at ingest; what is already plain
-    paragraphs (no attribute, no other tag) skips nh3 — everything else goes through it."""
+    paragraphs (no attribute, no other tag) skips nh3 — everything else goes through it.
+    Either way nothing is normalised across markup (see `sanitize.settle_markup`)."""
     if all(tag in _PLAIN_TAGS for tag in _TAG.findall(fragment)) and not _BAD_AMP.search(fragment):
-        return clean(fragment).strip()
-    return sanitize_html(fragment, base)
+        return settle_markup(fragment).strip()
+    return sanitize_html(fragment, base, images)
 
 
 def _entry(a: Article, opts: Options) -> Entry:
@@ -232,13 +236,9 @@ def _entry(a: Article, opts: Options) -> Entry:
     )
     content = None
     if opts.content == "full":
-        content = _safe_html(a.body_html, url) if a.body_html else None
+        content = _safe_html(a.body_html, url, opts.images) if a.body_html else None
         if not content and a.body_text:
-            content = "".join(
-                f"<p>{html.escape(p, quote=False)}</p>"
-                for p in (clean_line(x) for x in clean(a.body_text).split("\n"))
-                if p
-            )
+            content = paragraphs_html([clean_line(x) for x in clean(a.body_text).split("\n")])
     author = clean_line(a.author) if a.author else None
     return Entry(
         id=clean_line(a.id) or url,

@@ -144,13 +144,13 @@ def search_results(pub: Publisher, query: str, message: str | None = None) -> by
     ``message``: what is wrong with the query (then nothing is searched)."""
     config = pub.config
     hits = (
-        pub.app.store.search(query, limit=config.feeds.search_max_results)
+        pub.app.store.articles.search(query, limit=config.feeds.search_max_results)
         if query and not message
         else []
     )
     qs = catalog.search_query_string(query) if query else ""
     return search_page(
-        pub.app.templates(),
+        pub.app.templates,
         query,
         hits,
         pub.search_opts,

@@ -13,13 +13,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..app import App
 from ..errors import StoreError
 from ..model import Article
 from ..staticdir import content_digest
-from ..store.feedstate import FeedState, feed_state
+from ..store import FeedsRepo
 from ..templating import render as render_template
 from . import catalog, pages
 from .cache import FeedCache, Rendered
@@ -28,10 +27,12 @@ from .entries import newest_of_keys
 from .opml import Folder, Outline, import_groups, render_opml
 from .render import EMPTY_FEED_DATE, Channel, Deleted, Options, fingerprint, render
 
+if TYPE_CHECKING:
+    from ..app import App
+
 log = logging.getLogger(__name__)
 
 INDEX_TEMPLATE = "index.html.j2"
-EXTRA_KEY = "feeds.publisher"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,7 @@ class Listed:
 
 def templates_key(app: App) -> str:
     """A hash of the index page's templates (an administrator may override them)."""
-    env = app.templates()
+    env = app.templates
     h = hashlib.blake2b(digest_size=16)
     for name in (INDEX_TEMPLATE, "base.html.j2"):
         assert env.loader is not None
@@ -63,7 +64,7 @@ class Publisher:
         self.search_opts = dataclasses.replace(self.opts, items=app.config.feeds.search_max_results)
         self.cache = cache if cache is not None else FeedCache()  # an empty cache is falsy
         self._listing: tuple[int, list[Listed]] | None = None
-        self.state: FeedState = feed_state(app.store, app.extras)
+        self.state: FeedsRepo = app.store.feeds
 
     # -- Last-Modified: when the bytes last changed ----------------------------
 
@@ -71,7 +72,7 @@ class Publisher:
         self, files: Sequence[tuple[str, bytes]], *, dry_run: bool = False
     ) -> dict[str, datetime]:
         """Each URL path's Last-Modified for these bytes (persisted per path; see
-        ``FeedState.stamps``). A changed feed queues a WebSub notification when
+        ``store.feeds.stamps``). A changed feed queues a WebSub notification when
         ``[feeds] hub`` is set."""
         topics = {
             path: catalog.feed_url(self.config, path)
@@ -131,25 +132,25 @@ class Publisher:
     # -- what is published ---------------------------------------------------
 
     def configured(self) -> set[str]:
-        return catalog.configured_slugs(self.config, self.app.store.categories())
+        return catalog.configured_slugs(self.config, self.app.store.articles.categories())
 
     def items(self, spec: FeedSpec) -> list[Article]:
-        return self.app.store.latest(spec.category, self.opts.items)
+        return self.app.store.articles.latest(spec.category, self.opts.items)
 
     def listing(self) -> list[Listed]:
         """Every published feed (all-feed first), computed once per store version."""
-        version = self.app.store.version
+        version = self.app.store.articles.version
         if self._listing is not None and self._listing[0] == version:
             return self._listing[1]
         store = self.app.store
-        cats = store.categories()
+        cats = store.articles.categories()
         configured = self.configured()
         newest_of: dict[str, datetime | None] = {}
         for cat in cats:
-            top = store.latest_keys(cat.slug_path, 1)
+            top = store.articles.latest_keys(cat.slug_path, 1)
             newest_of[cat.slug_path] = newest_of_keys(top) if top else None
         published = {k for k, v in newest_of.items() if v is not None} | configured
-        all_top = store.latest_keys(None, 1)
+        all_top = store.articles.latest_keys(None, 1)
         listed = [Listed(ALL_FEED, newest_of_keys(all_top) if all_top else None)]
         listed += [
             Listed(s, newest_of.get(s.key))
@@ -200,7 +201,7 @@ class Publisher:
                     }
                 )
         body = render_template(
-            self.app.templates(),
+            self.app.templates,
             INDEX_TEMPLATE,
             site=self.config.site,
             feeds=feeds,
@@ -220,7 +221,10 @@ class Publisher:
         per top-level category — or, ``flat``, one outline per feed. The all-feed
         and the parents' feeds are on the index page for readers who want one."""
         site = self.config.site
-        counts = {c.slug_path: c.article_count for c in self.app.store.categories(with_counts=True)}
+        counts = {
+            c.slug_path: c.article_count
+            for c in self.app.store.articles.categories(with_counts=True)
+        }
 
         def outline(spec: FeedSpec) -> Outline:
             return Outline(
@@ -252,14 +256,14 @@ class Publisher:
         if fmt not in FORMATS or not catalog.is_slug_path(key) or key == catalog.SEARCH:
             return None
         path = f"/feeds/{key}.{fmt}"
-        version = self.app.store.version
+        version = self.app.store.articles.version
         hit = self.cache.get(path, version, plain=plain)
         if hit is not None:
             return hit
         if key == catalog.ALL:
             spec = ALL_FEED
         else:
-            cat = self.app.store.category(key)
+            cat = self.app.store.articles.category(key)
             if cat is None:
                 return None
             spec = catalog.category_spec(cat)
@@ -283,11 +287,11 @@ class Publisher:
         """The search feed for an already normalised, length-checked query."""
         qs = catalog.search_query_string(query)
         path = f"/feeds/search.{fmt}{qs}"
-        version = self.app.store.version
+        version = self.app.store.articles.version
         hit = self.cache.get(path, version)
         if hit is not None:
             return hit
-        hits = self.app.store.search(query, limit=self.config.feeds.search_max_results)
+        hits = self.app.store.articles.search(query, limit=self.config.feeds.search_max_results)
         items = [h.article for h in hits]
         channel = self.search_channel(query)
         return self._render(
@@ -324,7 +328,7 @@ class Publisher:
         return rendered
 
     def _page(self, path: str, media_type: str, make: Any) -> Rendered:
-        version = self.app.store.version
+        version = self.app.store.articles.version
         hit = self.cache.get(path, version)
         if hit is not None:
             return hit
@@ -345,14 +349,14 @@ class Publisher:
         if feed is None:
             return None
         path = f"/feeds/{key}.{fmt}@html"
-        version = self.app.store.version
+        version = self.app.store.articles.version
         hit = self.cache.get(path, version)
         if hit is not None:
             return hit
-        cat = self.app.store.category(key)
+        cat = self.app.store.articles.category(key)
         spec = catalog.category_spec(cat) if cat is not None else ALL_FEED
         body = pages.feed_page(
-            self.app.templates(),
+            self.app.templates,
             self.channel(spec),
             self.items(spec),
             self.opts,
@@ -384,15 +388,5 @@ def newest_of_listing(listed: Sequence[Listed]) -> datetime:
 def retracted_in(app: App, page: str) -> dict[str, tuple[str, str | None]]:
     """The retracted articles a page links to: URL → (title, reason)."""
     urls = set(re.findall(r'href="([^"]+)"', page))
-    found = feed_state(app.store, app.extras).tombstones_by_url({htmllib.unescape(u) for u in urls})
+    found = app.store.feeds.tombstones_by_url({htmllib.unescape(u) for u in urls})
     return {url: (t.title, t.reason) for url, t in found.items()}
-
-
-def publisher(app: App) -> Publisher:
-    """The app's Publisher (one per App, created on first use)."""
-    pub = app.extras.get(EXTRA_KEY)
-    if pub is None:
-        pub = Publisher(app)
-        app.extras[EXTRA_KEY] = pub
-    assert isinstance(pub, Publisher)
-    return pub

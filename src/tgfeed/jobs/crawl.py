@@ -1,6 +1,6 @@
 """Run the configured sources: crawl the site, read foreign feeds, ingest the drop folder.
 
-Every source run is recorded (``store.record_run``: added / updated / unchanged /
+Every source run is recorded (``store.articles.record_run``: added / updated / unchanged /
 failed with reasons) and updates the source's state (consecutive failures, last
 error, fetch counters). A failure of one URL or one source never stops the others.
 """
@@ -16,23 +16,22 @@ from datetime import datetime
 from ..app import App
 from ..config import SourceConfig
 from ..errors import IngestError, StoreError, TgfeedError
-from ..model import Article, BatchResult, ItemResult, Outcome
+from ..model import Article, BatchResult, CacheEntry, ItemResult
 from ..sources import directory
 from ..sources.crawler import Fetcher
 from ..sources.feeds import articles_from_feed
 from ..sources.site import SiteCrawl
-from ..store.core import content_hash
-from ..store.feedstate import feed_state
-from ..store.sources import CacheEntry, SourcesStore, sources_store
+from ..store import SourcesRepo
+from .ingest import record_ingest, store_batch
 
 log = logging.getLogger("tgfeed.crawl")
 
 BATCH = 200
 
 
-def sources_db(app: App) -> SourcesStore:
+def sources_db(app: App) -> SourcesRepo:
     """The sources tables of ``app``'s store (migrated on first use)."""
-    return sources_store(app.store, app.extras)
+    return app.store.sources
 
 
 async def crawl(
@@ -68,7 +67,7 @@ class _Run:
     app: App
     source: SourceConfig
     dry_run: bool
-    db: SourcesStore
+    db: SourcesRepo
     now: datetime
     result: BatchResult = field(default_factory=BatchResult)
     pending: list[tuple[str, Article, CacheEntry | None]] = field(default_factory=list)
@@ -102,34 +101,19 @@ class _Run:
         """
         pending, self.pending = self.pending, []
         cache, self.cache = self.cache, []
+        ok = store_batch(
+            self.app, [(label, art) for label, art, _ in pending], self.result, dry_run=self.dry_run
+        )
         if self.dry_run:
-            for label, art, _ in pending:
-                self.result.add(ItemResult(label, self._predict(art), art.id, "dry run"))
             return True
-        ok = True
-        if pending:
-            try:
-                outcomes = self.app.store.upsert([a for _, a, _ in pending], now=self.app.now())
-            except StoreError as exc:
-                for label, art, _ in pending:
-                    self.result.add(ItemResult(label, "failed", art.id, exc.message))
-                pending, ok = [], False
-            else:
-                for (label, _, _), res in zip(pending, outcomes, strict=True):
-                    self.result.add(ItemResult(label, res.outcome, res.article_id))
-        entries = [c for _, _, c in pending if c is not None] + cache
+        entries = [c for _, _, c in pending if c is not None] if ok else []
+        entries += cache
         if entries:
             try:
                 self.db.cache_put(entries)
             except Exception as exc:  # the articles are stored; only the cache is stale
                 log.warning("%s: cannot update the HTTP cache: %s", self.source.name, exc)
         return ok
-
-    def _predict(self, art: Article) -> Outcome:
-        old = self.app.store.get(art.id)
-        if old is None:
-            return "added"
-        return "unchanged" if content_hash(old) == content_hash(art) else "updated"
 
 
 async def crawl_source(app: App, source: SourceConfig, *, dry_run: bool = False) -> BatchResult:
@@ -161,13 +145,11 @@ async def crawl_source(app: App, source: SourceConfig, *, dry_run: bool = False)
         run.failed(source.name, error)
     counts = {**run.result.counts, **run.counters}
     if not dry_run:
+        record_ingest(app, f"source:{source.name}", run.result, started=started)
         try:
-            app.store.record_run(
-                f"source:{source.name}", run.result, started=started, finished=app.now()
-            )
             db.record_state(source.name, source.kind, now=app.now(), error=error, counts=counts)
         except StoreError as exc:
-            log.error("%s: cannot record the run: %s", source.name, exc.message)
+            log.error("%s: cannot record the source's state: %s", source.name, exc.message)
     c = run.result.counts
     log.info(
         "%s%s: %d added, %d updated, %d unchanged, %d failed%s",
@@ -229,7 +211,7 @@ def _retract_gone(run: _Run, gone: list[CacheEntry], answered: list[str]) -> int
     """Count each gone article page; one gone ``retract_gone`` crawls in a row is
     retracted (its tombstone reaches Atom readers). A page that answers again starts
     over. Returns how many were retracted."""
-    state = feed_state(run.app.store, run.app.extras)
+    state = run.app.store.feeds
     state.clear_gone(answered)
     policy = run.source.retract_gone
     retracted = 0
@@ -268,7 +250,7 @@ async def _feed(run: _Run) -> str | None:
         site_url=app.config.site.url,
         now=run.now,
         content_type=page.content_type,
-        known=app.store.get,
+        known=app.store.articles.get,
     )
     run.items(items)
     if run.flush() and not _all_failed(run):  # a feed that failed entirely is read again

@@ -124,7 +124,7 @@ def _put(pub: Publisher, d: StaticDir, files: dict[str, bytes]) -> None:
 
 
 def _build(app: App, d: StaticDir) -> BuildResult:
-    version = app.store.version
+    version = app.store.articles.version
     key = config_key(app)
     if _unchanged(app, d, version, key):
         return BuildResult(
@@ -204,13 +204,13 @@ def _feeds(
     configured = pub.configured()
     specs = [ALL_FEED] + [
         catalog.category_spec(c)
-        for c in store.categories()
+        for c in store.articles.categories()
         if c.slug_path not in catalog.RESERVED and catalog.is_slug_path(c.slug_path)
     ]
     for spec in specs:
         # The keys tell whether the feed changed; its articles are read only if it did,
         # so a rebuild costs what changed, not every feed's articles.
-        keys = store.latest_keys(spec.category, opts.items)
+        keys = store.articles.latest_keys(spec.category, opts.items)
         if not keys and spec.key != ALL and spec.key not in configured:
             continue  # a category with no articles left that the config does not name
         listed.append(Listed(spec, newest_of_keys(keys) if keys else None))

@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ..app import App
-from ..scheduler.runner import jobs_store
 from ..scheduler.triggers import describe, next_fire_times
-from ..text import iso_local
+from ..store import SCHEDULER_LEASE
+from ..text import iso_local, last_complete_week
+from .crawl import source_states
 
 
 def schedule_status(app: App) -> dict[str, Any]:
     """The live scheduler's view when one runs in this process, else the config's."""
-    service = app.extras.get("scheduler")
+    service = app.runtime.scheduler
     if service is not None:
-        status: dict[str, Any] = service.status()
-        return status
-    from zoneinfo import ZoneInfo
-
-    from ..scheduler.service import LEASE
-
-    js = jobs_store(app)
+        return service.status()
+    js = app.store.jobs
     tz = ZoneInfo(app.config.schedule.timezone)
     now = app.now()
     jobs = [
@@ -32,6 +29,7 @@ def schedule_status(app: App) -> dict[str, Any]:
             "trigger": describe(job),
             "enabled": job.enabled,
             "misfire_grace": job.misfire_grace,
+            "after": job.after,
             "next": [iso_local(t, tz) for t in next_fire_times(job, tz, now)]
             if job.enabled
             else [],
@@ -39,7 +37,7 @@ def schedule_status(app: App) -> dict[str, Any]:
         }
         for name, job in sorted(app.config.schedule.jobs.items())
     ]
-    holder = js.lease_holder(LEASE, now)
+    holder = js.lease_holder(SCHEDULER_LEASE, now)
     return {
         "role": "running elsewhere" if holder else "not running",
         "holder": holder,
@@ -63,10 +61,34 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def digest_status(app: App) -> dict[str, Any] | None:
-    from ..store.mail import MailStore
+def week_state(app: App) -> dict[str, Any]:
+    """The current week's digest (the last complete week): its state and history."""
+    week = last_complete_week(app.now(), app.tz)
+    ms = app.store.mail
+    record = ms.digest(week)
+    return {
+        "week": week,
+        "status": record.status if record else "none",
+        "subject": record.subject if record else None,
+        "approved_by": record.approved_by if record else None,
+        "deadline_at": iso_local(record.deadline_at, app.tz)
+        if record and record.deadline_at
+        else None,
+        "history": [
+            {
+                "at": iso_local(e.at, app.tz),
+                "from": e.from_status,
+                "to": e.to_status,
+                "actor": e.actor,
+                "reason": e.reason,
+            }
+            for e in ms.events(week)
+        ],
+    }
 
-    ms = MailStore(app.store)
+
+def digest_status(app: App) -> dict[str, Any] | None:
+    ms = app.store.mail
     digests = ms.digests(limit=1)
     if not digests:
         return None
@@ -84,20 +106,19 @@ def digest_status(app: App) -> dict[str, Any] | None:
 
 
 def collect_status(app: App) -> dict[str, Any]:
-    from .crawl import source_states
-
-    js = jobs_store(app)
+    js = app.store.jobs
     status: dict[str, Any] = _jsonable(
         {
             "now": iso_local(app.now(), app.tz),
-            "articles": app.store.count(),
+            "articles": app.store.articles.count(),
             "schedule": schedule_status(app),
             "recent_runs": js.recent_runs(15),
             "failures": js.failures(10),
             "digest": digest_status(app),
+            "digest_week": week_state(app),
             "ingest": {
-                "runs": app.store.recent_runs(5),
-                "failures": app.store.recent_failures(10),
+                "runs": app.store.articles.recent_runs(5),
+                "failures": app.store.articles.recent_failures(10),
             },
             "sources": source_states(app),
             "websub": websub_status(app),
@@ -110,9 +131,7 @@ def websub_status(app: App) -> dict[str, Any] | None:
     """The hub notifications: counts and the latest few (None when no hub is set)."""
     if not app.config.feeds.hub:
         return None
-    from ..store.feedstate import feed_state
-
-    state = feed_state(app.store, app.extras)
+    state = app.store.feeds
     return {
         "hub": app.config.feeds.hub,
         "counts": state.notice_counts(),

@@ -18,9 +18,8 @@ from ..app import App
 from ..digest.message import check_address, one_line
 from ..errors import MailError, SubscriberError
 from ..mail import send_simple
-from ..store.mail import MailStore, Status, Subscriber
+from ..model import Status, Subscriber
 from ..templating import render
-from ..tokens import signer_for
 
 log = logging.getLogger(__name__)
 
@@ -29,22 +28,13 @@ NAME_MAX = 120
 UNIT_MAX = 200
 
 
-def mail_store(app: App) -> MailStore:
-    """The App's MailStore (migrations applied once)."""
-    ms = app.extras.get("mail_store")
-    if not isinstance(ms, MailStore):
-        ms = MailStore(app.store)
-        app.extras["mail_store"] = ms
-    return ms
-
-
 def clean_field(value: object, limit: int) -> str | None:
     text = one_line(str(value or ""))[:limit].strip()
     return text or None
 
 
 def confirm_url(app: App, subscriber_id: int) -> str:
-    token = signer_for(app).issue(
+    token = app.signer.issue(
         "confirm", subscriber_id, now=app.now(), max_age=app.config.digest.confirm_max_age
     )
     return f"{app.config.site.public_url.rstrip('/')}/confirm/{token}"
@@ -57,7 +47,7 @@ def confirm_days(app: App) -> int:
 async def send_confirmation(app: App, sub: Subscriber) -> None:
     """Email ``sub`` a confirmation link; MailError when it cannot be sent."""
     text = render(
-        app.templates(),
+        app.templates,
         "confirm_email.txt.j2",
         site=app.config.site,
         person=sub.name,
@@ -66,7 +56,7 @@ async def send_confirmation(app: App, sub: Subscriber) -> None:
         days=confirm_days(app),
     )
     await send_simple(app, [sub.email], CONFIRM_SUBJECT, text)
-    mail_store(app).confirmation_sent(sub.id, now=app.now())
+    app.store.mail.confirmation_sent(sub.id, now=app.now())
 
 
 async def request_subscription(
@@ -75,7 +65,7 @@ async def request_subscription(
     """Record a subscription request and send the confirmation when one is due;
     (subscriber, whether a confirmation was sent). SubscriberError on a bad address."""
     address = check_address(email)
-    sub, due = mail_store(app).request_subscription(
+    sub, due = app.store.mail.request_subscription(
         address, now=app.now(), name=name, unit=unit, origin=origin
     )
     if due:
@@ -131,7 +121,7 @@ async def import_csv(
         raise SubscriberError(
             f"{path}: not UTF-8 (byte {exc.start})", hint="save the CSV as UTF-8"
         ) from None
-    ms = mail_store(app)
+    ms = app.store.mail
     result = ImportResult()
     status: Status = "active" if active else "pending"
 

@@ -1,6 +1,6 @@
 """The mail edge: one interface over two backends.
 
-``make_mailer(app)`` returns a :class:`Mailer` for ``[mail] backend``:
+``make_mailer(config)`` returns a :class:`Mailer` for ``[mail] backend``:
 ``smtp`` (aiosmtplib, pooled connections, rate limit — see ``smtp``) or
 ``outbox`` (a local Maildir — see ``outbox``). A mailer sends prebuilt bytes;
 building messages is the pure ``digest.message`` module's job.
@@ -15,16 +15,27 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..app import App
 from ..config import Config
 from ..digest.message import DkimKey, Sender, domain_of, simple_message
 from ..errors import ConfigError
+from ..private import check_private
 from .outbox import OutboxMailer
 from .smtp import SmtpMailer
 
-__all__ = ["Mailer", "dkim_key", "envelope_from", "make_mailer", "send_simple", "sender_of"]
+if TYPE_CHECKING:
+    from ..app import App
+
+__all__ = [
+    "DkimKey",
+    "Mailer",
+    "envelope_from",
+    "load_dkim_key",
+    "make_mailer",
+    "send_simple",
+    "sender_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +51,16 @@ class Mailer(Protocol):
     async def aclose(self) -> None: ...
 
 
-def make_mailer(app: App) -> Mailer:
+def make_mailer(config: Config) -> Mailer:
     """A new mailer for the configured backend (close it with ``aclose``)."""
-    mail = app.config.mail
+    mail = config.mail
     if mail.backend == "smtp":
         return SmtpMailer(
             mail.smtp,
             password=mail.smtp.password() if mail.smtp.username else None,
             local_hostname=domain_of(mail.from_address),
         )
-    return OutboxMailer(app.path(mail.outbox_dir))
+    return OutboxMailer(config.resolve(mail.outbox_dir))
 
 
 def envelope_from(config: Config) -> str:
@@ -69,24 +80,20 @@ def sender_of(config: Config) -> Sender:
     )
 
 
-def dkim_key(app: App) -> DkimKey | None:
-    """The DKIM signing key when ``[mail.dkim]`` is configured (read once per App)."""
-    cfg = app.config.mail.dkim
+def load_dkim_key(config: Config) -> DkimKey | None:
+    """The DKIM signing key when ``[mail.dkim]`` is configured."""
+    cfg = config.mail.dkim
     if cfg is None:
         return None
-    cached = app.extras.get("dkim_key")
-    if isinstance(cached, DkimKey):
-        return cached
-    path: Path = app.path(cfg.key_file)
+    path: Path = config.resolve(cfg.key_file)
+    check_private(path, "mail.dkim.key_file")
     try:
-        key = DkimKey(cfg.domain, cfg.selector, path.read_bytes())
+        return DkimKey(cfg.domain, cfg.selector, path.read_bytes())
     except OSError as exc:
         raise ConfigError(
             f"mail.dkim.key_file: cannot read {path}: {exc.strerror}",
             hint="give the PEM private key's path (readable by tgfeed only)",
         ) from exc
-    app.extras["dkim_key"] = key
-    return key
 
 
 async def send_simple(app: App, to: list[str], subject: str, text: str) -> None:
@@ -105,10 +112,9 @@ async def send_simple(app: App, to: list[str], subject: str, text: str) -> None:
         message_id=f"<{uuid.uuid4().hex}@{domain_of(sender.address)}>",
         tz=app.tz,
     )
-    key = dkim_key(app)
-    if key is not None:
-        message = key.sign(message)
-    mailer = make_mailer(app)
+    if app.dkim is not None:
+        message = app.dkim.sign(message)
+    mailer = app.mailer()
     try:
         reply = await mailer.send(envelope_from(config), list(to), message)
     finally:

@@ -17,43 +17,46 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from watchfiles import awatch
 
-from ..app import App
-from ..config import Config, JobConfig, ScheduleConfig, load_file
-from ..errors import ConfigError
-from ..store.jobs import JobStore
+from ..app import App, LiveApp, build_app
+from ..config import Config, JobConfig, ScheduleConfig
+from ..errors import ConfigError, TgfeedError
+from ..loader import load_file
+from ..procs import holder_id
+from ..store import SCHEDULER_LEASE, JobsRepo
 from ..text import iso_local, parse_iso_datetime
-from .runner import jobs_store, record_missed, run_job
+from .followups import after_run, is_followup, rearm
+from .runner import record_missed, run_job
 from .triggers import describe, latest_fire_time, make_trigger, next_fire_times
 
 log = logging.getLogger("tgfeed.scheduler")
 
-LEASE = "scheduler"
+LEASE = SCHEDULER_LEASE
 RESTART_KEYS = (("store", "path"), ("web", "host"), ("web", "port"))
 
 
 class SchedulerService:
     def __init__(
         self,
-        app: App,
+        app: App | LiveApp,
         *,
         config_path: Path | None = None,
         lease_ttl: float = 30.0,
         shutdown_grace: float = 60.0,
         reload_debounce_ms: int = 300,
     ) -> None:
-        self.app = app
+        self.live = app if isinstance(app, LiveApp) else LiveApp(app)
         self.config_path = config_path
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.holder = holder_id(f"{id(self):x}")
         self.lease_ttl = timedelta(seconds=lease_ttl)
         self.shutdown_grace = shutdown_grace
         self.reload_debounce_ms = reload_debounce_ms
@@ -66,16 +69,21 @@ class SchedulerService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._running: set[asyncio.Task[Any]] = set()
         self._tasks: list[asyncio.Task[Any]] = []
-        self._stopping = asyncio.Event()
+        runtime = self.live.current.runtime
+        self._stopping = runtime.stopping = asyncio.Event()
         self._scheduled_configs: dict[str, tuple[JobConfig, str]] = {}
-        app.extras["scheduler"] = self
-        app.extras["stopping"] = self._stopping
+        runtime.scheduler = self
+
+    @property
+    def app(self) -> App:
+        """The current App: a reload swaps in a new one."""
+        return self.live.current
 
     # -- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
-        js = jobs_store(self.app)
-        if js.acquire_lease(LEASE, self.holder, self.app.now(), self.lease_ttl):
+        js = self.app.store.jobs
+        if js.acquire_lease(LEASE, self.holder, now=self.app.now(), ttl=self.lease_ttl):
             await self._become_leader()
         else:
             holder = js.lease_holder(LEASE, self.app.now())
@@ -109,12 +117,12 @@ class SchedulerService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if self.role == "leader":
-            jobs_store(self.app).release_lease(LEASE, self.holder)
+            self.app.store.jobs.release_lease(LEASE, self.holder)
         self.role = "stopped"
 
     async def _become_leader(self) -> None:
         self.role = "leader"
-        js = jobs_store(self.app)
+        js = self.app.store.jobs
         tz = self.app.config.schedule.timezone
         self.scheduler = AsyncIOScheduler(
             timezone=tz, job_defaults={"coalesce": True, "max_instances": 1}
@@ -130,10 +138,11 @@ class SchedulerService:
                 log.warning("resuming job %s interrupted by the previous process", name)
                 self._spawn(name, "resume", scheduled)
         await self._catch_up(js, skip={n for n, _ in interrupted})
+        rearm(self)
 
     def _interrupted_runs(self) -> list[tuple[str, datetime | None]]:
         """Runs the previous holder left 'running': marked failed, returned for resuming."""
-        js = jobs_store(self.app)
+        js = self.app.store.jobs
         runs = [r for r in js.recent_runs(200) if not r["dry_run"] and r["trigger"] != "manual"]
         latest: dict[str, dict[str, Any]] = {}
         for r in runs:  # newest first
@@ -154,7 +163,7 @@ class SchedulerService:
         assert self.scheduler is not None
         tz = _zone(schedule.timezone)
         changes: list[str] = []
-        current = {j.id: j for j in self.scheduler.get_jobs()}
+        current = {j.id: j for j in self.scheduler.get_jobs() if not is_followup(j.id)}
         wanted = {n: j for n, j in schedule.jobs.items() if j.enabled}
         for name in sorted(set(current) - set(wanted)):
             self.scheduler.remove_job(name)
@@ -177,7 +186,7 @@ class SchedulerService:
             changes.append(
                 f"{'rescheduled' if name in current else 'added'} {name} ({describe(job)})"
             )
-            jobs_store(self.app).ensure_state(name, self.app.now())
+            self.app.store.jobs.ensure_state(name, self.app.now())
         self._scheduled_configs = {n: (j, schedule.timezone) for n, j in wanted.items()}
         if not initial:
             for change in changes:
@@ -222,11 +231,13 @@ class SchedulerService:
         self._running.add(task)
         try:
             async with lock:
-                await run_job(self.app, name, trigger=trigger, scheduled_at=scheduled)
+                with self.live.use() as app:  # a reload meanwhile does not close it
+                    outcome = await run_job(app, name, trigger=trigger, scheduled_at=scheduled)
+                await after_run(self, name, outcome, scheduled)
         finally:
             self._running.discard(task)
 
-    async def _catch_up(self, js: JobStore, skip: set[str]) -> None:
+    async def _catch_up(self, js: JobsRepo, skip: set[str]) -> None:
         """Fire times that passed while no scheduler ran: once within grace, else missed."""
         now = self.app.now()
         tz = _zone(self.app.config.schedule.timezone)
@@ -258,13 +269,13 @@ class SchedulerService:
     # -- lease -----------------------------------------------------------------
 
     async def _lease_loop(self) -> None:
-        js = jobs_store(self.app)
+        js = self.app.store.jobs
         interval = self.lease_ttl.total_seconds() / 3
         while not self._stopping.is_set():
             await asyncio.sleep(interval)
             if self._stopping.is_set():
                 return
-            ok = js.acquire_lease(LEASE, self.holder, self.app.now(), self.lease_ttl)
+            ok = js.acquire_lease(LEASE, self.holder, now=self.app.now(), ttl=self.lease_ttl)
             if ok and self.role == "standby":
                 log.warning("the scheduling process is gone; this one takes over scheduling")
                 await self._become_leader()
@@ -277,8 +288,6 @@ class SchedulerService:
     # -- live reload -------------------------------------------------------------
 
     async def _watch(self) -> None:
-        from watchfiles import awatch
-
         assert self.config_path is not None
         target = self.config_path.resolve()
         async for changes in awatch(
@@ -314,9 +323,15 @@ class SchedulerService:
             log.warning(
                 "these settings change only after a restart: %s", ", ".join(self.restart_needed)
             )
-        self.app.config = _keep_restart_keys(new, old)
-        if old.templates_dir != new.templates_dir:
-            self.app.extras.pop("jinja", None)
+        try:
+            fresh = build_app(
+                _keep_restart_keys(new, old), clock=self.app.clock, runtime=self.app.runtime
+            )
+        except TgfeedError as exc:
+            self.config_error = [exc.message]
+            log.error("config reload refused: %s", exc.message)
+            return []
+        self.live.swap(fresh)  # the web, the jobs and status now see the new config
         changes: list[str] = []
         if self.scheduler is not None and self.role == "leader":
             changes = self._apply(self.app.config.schedule)
@@ -327,7 +342,7 @@ class SchedulerService:
 
     def status(self) -> dict[str, Any]:
         now = self.app.now()
-        js = jobs_store(self.app)
+        js = self.app.store.jobs
         tz = _zone(self.app.config.schedule.timezone)
         jobs = []
         for name, job in sorted(self.app.config.schedule.jobs.items()):
@@ -343,6 +358,7 @@ class SchedulerService:
                     "trigger": describe(job),
                     "enabled": job.enabled,
                     "misfire_grace": job.misfire_grace,
+                    "after": job.after,
                     "next": [iso_local(t, tz) for t in upcoming],
                     "last": last,
                 }
@@ -359,8 +375,6 @@ class SchedulerService:
 
 
 def _zone(name: str) -> Any:
-    from zoneinfo import ZoneInfo
-
     return ZoneInfo(name)
 
 
@@ -376,7 +390,7 @@ def _keep_restart_keys(new: Config, old: Config) -> Config:
 
 @contextlib.asynccontextmanager
 async def scheduler_lifespan(
-    app: App, config_path: Path | None = None
+    app: App | LiveApp, config_path: Path | None = None
 ) -> AsyncIterator[SchedulerService]:
     service = SchedulerService(app, config_path=config_path)
     await service.start()

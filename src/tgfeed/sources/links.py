@@ -102,3 +102,66 @@ def crawl_delay(robots_txt: str, agent: str) -> float | None:
     token = agent.lower()
     mine = next((d for name, d in found.items() if name != "*" and name in token), None)
     return mine if mine is not None else found.get("*")
+
+
+MAX_CRAWL_DELAY = 60.0  # seconds: a larger Crawl-delay is capped
+_STATUS = re.compile(r"HTTP (\d{3})")
+
+
+def host_delay(robots_delay: float | None, configured: float) -> float | None:
+    """The delay between requests to a host whose robots.txt asks for
+    ``robots_delay``: never below our ``configured`` delay, at most
+    ``MAX_CRAWL_DELAY``; None when robots.txt asks nothing."""
+    if robots_delay is None:
+        return None
+    return min(max(robots_delay, configured), MAX_CRAWL_DELAY)
+
+
+def robots_unavailable(failure: str) -> str | None:
+    """What a failed fetch of robots.txt means (RFC 9309), from the fetch error's
+    message: None when the site has no rules for us (a 4xx; a redirect to another
+    host, or a file too large, are read as none too), else the reason nothing of
+    the host is crawled for now (a 5xx, unreachable)."""
+    m = _STATUS.search(failure)
+    if m and 400 <= int(m[1]) < 500:
+        return None
+    if "redirected to another host" in failure or "larger than" in failure:
+        return None
+    reason = failure.split(": ", 1)[-1]
+    return f"robots.txt unavailable ({reason}); not crawling this host now"
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``; the port explicit or the scheme's default."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ("", "", None)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+def origin_text(url: str) -> str:
+    scheme, host, port = origin_of(url)
+    return f"{scheme}://{host}:{port}" if host else url
+
+
+def redirect_targets(url: str, allowed_hosts: list[str]) -> set[tuple[str, str, int | None]]:
+    """Where a fetch of ``url`` may be redirected: the same scheme, host and port;
+    ``http`` → ``https`` on the same host between the default ports; and each
+    ``allowed_hosts`` entry (``name`` on the same port, or ``name:port``), same scheme."""
+    scheme, host, port = origin = origin_of(url)
+    targets = {origin}
+    if scheme == "http" and port == 80:
+        targets.add(("https", host, 443))
+    for entry in allowed_hosts:
+        name, sep, extra = entry.lower().rpartition(":")
+        if sep and extra.isdigit() and "]" not in extra:
+            targets.add((scheme, name.strip("[]"), int(extra)))
+        else:
+            targets.add((scheme, entry.lower().strip("[]"), port))
+    return targets

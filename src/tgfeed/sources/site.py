@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from ..config import SourceConfig
 from ..errors import IngestError
-from ..model import Article
+from ..model import Article, CacheEntry
 from ..parser import PageSource, parse_page
-from ..store.sources import CacheEntry, SourcesStore
+from ..store import SourcesRepo
 from .crawler import Fetcher, FetchError
 from .links import extract_links, follows, host_of
 
@@ -50,7 +50,7 @@ class SiteCrawl:
 
     source: SourceConfig
     fetcher: Fetcher
-    cache: SourcesStore
+    cache: SourcesRepo
     site_url: str
     tz: ZoneInfo
     now: datetime
@@ -61,7 +61,7 @@ class SiteCrawl:
 
     def __post_init__(self) -> None:
         self._hosts = {host_of(u) for u in self.source.listing_urls}
-        self._hosts |= {h.lower() for h in self.source.allowed_hosts}
+        self._hosts |= {host_of(f"http://{h}") for h in self.source.allowed_hosts}
 
     async def run(self) -> AsyncIterator[PageResult]:
         """Listing pages first (in order), then the articles as their fetches complete."""

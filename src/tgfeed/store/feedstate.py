@@ -3,27 +3,29 @@
 found gone, the WebSub hub notifications still to send or sent, and (tables only;
 see ``store.idmigration``) the ids rewritten by the id migration.
 
-Its own migration set, applied on first use over the store's connection.
+Its own migration set ("tgfeed.feedstate", applied by ``open_store``); reached as
+``store.feeds``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..model import HubNotice, Tombstone
 from ..text import parse_iso_datetime, utc_iso
-from . import db as dbmod
-from .core import Store
+from .articles import ArticlesRepo
+from .db import Database, Db, Migrations, Row, guarded
+from .subscribers import dt_or_none
 
-migrations = dbmod.Migrations("tgfeed.feedstate")
+migrations = Migrations("tgfeed.feedstate")
 
 ONE_SECOND = timedelta(seconds=1)
 
 
 @migrations()
-def m001_feedstate(db: dbmod.Database) -> None:
+def m001_feedstate(db: Database) -> None:
     db.executescript(
         """
         CREATE TABLE feed_files (
@@ -73,41 +75,22 @@ def m001_feedstate(db: dbmod.Database) -> None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Tombstone:
-    article_id: str
-    url: str
-    title: str
-    category: str
-    retracted_at: datetime
-    reason: str | None
-    origin: str
-
-
-@dataclass(frozen=True, slots=True)
-class HubNotice:
-    id: int
-    topic: str
-    hub: str
-    created_at: datetime
-    status: str
-    attempts: int
-    next_at: datetime
-    last_error: str | None
-    sent_at: datetime | None
-
-
 def _second(when: datetime) -> datetime:
     return when.replace(microsecond=0)
 
 
-class FeedState:
-    """The feeds' tables over the article store's connection."""
+_TOMB_COLS = "article_id, url, title, category, retracted_at, reason, origin"
+_HUB_COLS = "id, topic, hub, created_at, status, attempts, next_at, last_error, sent_at"
+_LIVE = "NOT EXISTS (SELECT 1 FROM articles a WHERE a.id = t.article_id AND a.deleted_at IS NULL)"
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.db = store.db
-        dbmod.apply(self.db, migrations)
+
+@guarded
+class FeedsRepo:
+    """The feeds' tables over the store's connection."""
+
+    def __init__(self, db: Db, articles: ArticlesRepo) -> None:
+        self._db = db
+        self._articles = articles
 
     # -- Last-Modified -------------------------------------------------------
 
@@ -127,47 +110,43 @@ class FeedState:
         notification to ``hub`` for its feed URL (exactly the changed feeds)."""
         if not files:
             return {}
-        read = self._stamps(files, now, None, None, write=False)
-        if dry_run or all(self._known(path, etag) for path, etag in files):
+        known = self._known(files)
+        read = {path: self._when(known.get(path), etag, now) for path, etag in files}
+        changed = [(p, e) for p, e in files if p not in known or known[p][0] != e]
+        if dry_run or not changed:
             return read  # nothing changed: no write lock taken
-        with self.store.write():
-            return self._stamps(files, now, topics, hub, write=True)
+        with self._db.write() as conn:
+            known = self._known(changed)  # again, under the lock
+            for path, etag in changed:
+                when = read[path] = self._when(known.get(path), etag, now)
+                conn.execute(
+                    "INSERT OR REPLACE INTO feed_files (path, etag, changed_at) VALUES (?,?,?)",
+                    (path, etag, utc_iso(when)),
+                )
+                topic = (topics or {}).get(path)
+                if hub and topic:
+                    self._enqueue(topic, hub, now)
+        return read
 
-    def _known(self, path: str, etag: str) -> bool:
-        row = self.db.execute("SELECT etag FROM feed_files WHERE path = ?", (path,)).fetchone()
-        return row is not None and row[0] == etag
-
-    def _stamps(
-        self,
-        files: Sequence[tuple[str, str]],
-        now: datetime,
-        topics: dict[str, str] | None,
-        hub: str | None,
-        *,
-        write: bool,
-    ) -> dict[str, datetime]:
-        out: dict[str, datetime] = {}
-        for path, etag in files:
-            row = self.db.conn.execute(
-                "SELECT etag, changed_at FROM feed_files WHERE path = ?", (path,)
-            ).fetchone()
-            if row is not None and row[0] == etag:
-                out[path] = parse_iso_datetime(row[1])
-                continue
-            when = _second(now)
-            if row is not None:
-                when = max(when, parse_iso_datetime(row[1]) + ONE_SECOND)
-            out[path] = when
-            if not write:
-                continue
-            self.db.conn.execute(
-                "INSERT OR REPLACE INTO feed_files (path, etag, changed_at) VALUES (?,?,?)",
-                (path, etag, utc_iso(when)),
+    def _known(self, files: Sequence[tuple[str, str]]) -> dict[str, tuple[str, datetime]]:
+        paths = [p for p, _ in files]
+        out: dict[str, tuple[str, datetime]] = {}
+        for i in range(0, len(paths), 500):
+            chunk = paths[i : i + 500]
+            rows = self._db.rows(
+                "SELECT path, etag, changed_at FROM feed_files "
+                f"WHERE path IN ({','.join('?' * len(chunk))})",
+                chunk,
             )
-            topic = (topics or {}).get(path)
-            if hub and topic:
-                self._enqueue(topic, hub, now)
+            out.update({r["path"]: (r["etag"], parse_iso_datetime(r["changed_at"])) for r in rows})
         return out
+
+    @staticmethod
+    def _when(known: tuple[str, datetime] | None, etag: str, now: datetime) -> datetime:
+        if known is not None and known[0] == etag:
+            return known[1]
+        when = _second(now)
+        return max(when, known[1] + ONE_SECOND) if known is not None else when
 
     def stamp(self, path: str, etag: str, *, now: datetime, **kw: Any) -> datetime:
         return self.stamps([(path, etag)], now=now, **kw)[path]
@@ -176,8 +155,8 @@ class FeedState:
         """Feeds that are gone (their category vanished)."""
         rows = [(p,) for p in paths]
         if rows:
-            with self.store.write():
-                self.db.conn.executemany("DELETE FROM feed_files WHERE path = ?", rows)
+            with self._db.write() as conn:
+                conn.executemany("DELETE FROM feed_files WHERE path = ?", rows)
 
     # -- tombstones ----------------------------------------------------------
 
@@ -187,15 +166,14 @@ class FeedState:
         """Take the article out of every feed and keep its tombstone. Returns
         (tombstone, True) when it was retracted now, (tombstone, False) when it
         already was (idempotent), (None, False) for an id the store never had."""
-        with self.store.write():
+        with self._db.write() as conn:
             found = self.tombstone(article_id)
-            article = self.store.get(article_id)
+            article = self._articles.get(article_id)
             if article is None:  # already retracted, or never here
                 return found, False
-            self.store.unpublish(article_id, now=now)
-            self.db.conn.execute(
-                "INSERT OR REPLACE INTO tombstones (article_id, url, title, category, "
-                "retracted_at, reason, origin) VALUES (?,?,?,?,?,?,?)",
+            self._articles.unpublish(article_id, now=now)
+            conn.execute(
+                f"INSERT OR REPLACE INTO tombstones ({_TOMB_COLS}) VALUES (?,?,?,?,?,?,?)",
                 (
                     article.id,
                     article.url,
@@ -211,84 +189,74 @@ class FeedState:
         return found, True
 
     def tombstone(self, article_id: str) -> Tombstone | None:
-        row = self.db.execute(
-            "SELECT article_id, url, title, category, retracted_at, reason, origin "
-            "FROM tombstones WHERE article_id = ?",
-            (article_id,),
-        ).fetchone()
+        row = self._db.row(
+            f"SELECT {_TOMB_COLS} FROM tombstones WHERE article_id = ?", (article_id,)
+        )
         return _tombstone(row) if row else None
 
     def tombstones(self, category: str | None, since: datetime) -> list[Tombstone]:
         """Retracted at or after ``since``, in ``category`` or below it (None: all);
-        newest first, ties by id."""
-        sql = (
-            "SELECT article_id, url, title, category, retracted_at, reason, origin "
-            "FROM tombstones t WHERE retracted_at >= ? AND NOT EXISTS (SELECT 1 FROM articles a "
-            "WHERE a.id = t.article_id AND a.deleted_at IS NULL)"  # not published again
-        )
+        newest first, ties by id. An article published again has no tombstone."""
+        sql = f"SELECT {_TOMB_COLS} FROM tombstones t WHERE retracted_at >= ? AND {_LIVE}"
         args: list[Any] = [utc_iso(since)]
         if category is not None:
             sql += " AND (category = ? OR substr(category, 1, ?) = ?)"
             args += [category, len(category) + 1, category + "/"]
         sql += " ORDER BY retracted_at DESC, article_id DESC"
-        return [_tombstone(r) for r in self.db.execute(sql, args).fetchall()]
+        return [_tombstone(r) for r in self._db.rows(sql, args)]
 
     def tombstones_by_url(self, urls: Iterable[str]) -> dict[str, Tombstone]:
         wanted = list(dict.fromkeys(urls))
         out: dict[str, Tombstone] = {}
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
-            rows = self.db.execute(
-                "SELECT article_id, url, title, category, retracted_at, reason, origin "
-                f"FROM tombstones t WHERE url IN ({','.join('?' * len(chunk))}) "
-                "AND NOT EXISTS (SELECT 1 FROM articles a "
-                "WHERE a.id = t.article_id AND a.deleted_at IS NULL)",
+            rows = self._db.rows(
+                f"SELECT {_TOMB_COLS} FROM tombstones t "
+                f"WHERE url IN ({','.join('?' * len(chunk))}) AND {_LIVE}",
                 chunk,
-            ).fetchall()
-            out.update({r[1]: _tombstone(r) for r in rows})
+            )
+            out.update({r["url"]: _tombstone(r) for r in rows})
         return out
 
     def record_gone(self, url: str, article_id: str, *, now: datetime) -> int:
         """One more crawl found ``url`` gone (404/410); returns how many in a row."""
-        with self.store.write():
-            self.db.conn.execute(
+        with self._db.write() as conn:
+            conn.execute(
                 "INSERT INTO gone_pages (url, article_id, times, first_at, last_at) "
                 "VALUES (?, ?, 1, ?, ?) ON CONFLICT (url) DO UPDATE SET "
                 "times = times + 1, last_at = excluded.last_at, article_id = excluded.article_id",
                 (url, article_id, utc_iso(now), utc_iso(now)),
             )
-            row = self.db.conn.execute(
-                "SELECT times FROM gone_pages WHERE url = ?", (url,)
-            ).fetchone()
-        return int(row[0])
+            times = self._db.value("SELECT times FROM gone_pages WHERE url = ?", (url,))
+        return int(times)
 
     def clear_gone(self, urls: Iterable[str]) -> None:
         """These pages answered again: their streak starts over."""
         rows = [(u,) for u in urls]
         if rows:
-            with self.store.write():
-                self.db.conn.executemany("DELETE FROM gone_pages WHERE url = ?", rows)
+            with self._db.write() as conn:
+                conn.executemany("DELETE FROM gone_pages WHERE url = ?", rows)
 
     # -- WebSub --------------------------------------------------------------
 
     def _enqueue(self, topic: str, hub: str, now: datetime) -> None:
         # One pending notice per topic: a second change before it is sent adds nothing.
-        pending = self.db.conn.execute(
+        pending = self._db.value(
             "SELECT 1 FROM hub_notifications WHERE topic = ? AND hub = ? AND status = 'pending'",
             (topic, hub),
-        ).fetchone()
+        )
         if pending is None:
-            self.db.conn.execute(
+            self._db.execute(
                 "INSERT INTO hub_notifications (topic, hub, created_at, next_at) VALUES (?,?,?,?)",
                 (topic, hub, utc_iso(now), utc_iso(now)),
             )
 
     def due(self, now: datetime, limit: int = 500) -> list[HubNotice]:
-        rows = self.db.execute(
+        rows = self._db.rows(
             f"SELECT {_HUB_COLS} FROM hub_notifications WHERE status = 'pending' "
             "AND next_at <= ? ORDER BY id LIMIT ?",
             (utc_iso(now), limit),
-        ).fetchall()
+        )
         return [_notice(r) for r in rows]
 
     def record_attempt(
@@ -301,8 +269,8 @@ class FeedState:
     ) -> None:
         """One POST to the hub: sent (error None), to retry at ``retry_at``, or failed."""
         status = "sent" if error is None else ("pending" if retry_at else "failed")
-        with self.store.write():
-            self.db.conn.execute(
+        with self._db.write() as conn:
+            conn.execute(
                 "UPDATE hub_notifications SET attempts = attempts + 1, status = ?, "
                 "last_error = ?, next_at = ?, sent_at = ? WHERE id = ?",
                 (
@@ -315,54 +283,39 @@ class FeedState:
             )
 
     def notices(self, limit: int = 20) -> list[HubNotice]:
-        rows = self.db.execute(
+        rows = self._db.rows(
             f"SELECT {_HUB_COLS} FROM hub_notifications ORDER BY id DESC LIMIT ?", (limit,)
-        ).fetchall()
+        )
         return [_notice(r) for r in rows]
 
     def notice_counts(self) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT status, count(*) FROM hub_notifications GROUP BY status"
-        ).fetchall()
+        rows = self._db.rows("SELECT status, count(*) AS n FROM hub_notifications GROUP BY status")
         counts = {"pending": 0, "sent": 0, "failed": 0}
-        counts.update({r[0]: int(r[1]) for r in rows})
+        counts.update({r["status"]: int(r["n"]) for r in rows})
         return counts
 
 
-_HUB_COLS = "id, topic, hub, created_at, status, attempts, next_at, last_error, sent_at"
-
-
-def _tombstone(row: Sequence[Any]) -> Tombstone:
+def _tombstone(row: Row) -> Tombstone:
     return Tombstone(
-        article_id=row[0],
-        url=row[1],
-        title=row[2],
-        category=row[3],
-        retracted_at=parse_iso_datetime(row[4]),
-        reason=row[5],
-        origin=row[6],
+        article_id=row["article_id"],
+        url=row["url"],
+        title=row["title"],
+        category=row["category"],
+        retracted_at=parse_iso_datetime(row["retracted_at"]),
+        reason=row["reason"],
+        origin=row["origin"],
     )
 
 
-def _notice(row: Sequence[Any]) -> HubNotice:
+def _notice(row: Row) -> HubNotice:
     return HubNotice(
-        id=int(row[0]),
-        topic=row[1],
-        hub=row[2],
-        created_at=parse_iso_datetime(row[3]),
-        status=row[4],
-        attempts=int(row[5]),
-        next_at=parse_iso_datetime(row[6]),
-        last_error=row[7],
-        sent_at=parse_iso_datetime(row[8]) if row[8] else None,
+        id=int(row["id"]),
+        topic=row["topic"],
+        hub=row["hub"],
+        created_at=parse_iso_datetime(row["created_at"]),
+        status=row["status"],
+        attempts=int(row["attempts"]),
+        next_at=parse_iso_datetime(row["next_at"]),
+        last_error=row["last_error"],
+        sent_at=dt_or_none(row["sent_at"]),
     )
-
-
-def feed_state(store: Store, cache: dict[str, Any]) -> FeedState:
-    """The FeedState of ``store``, created (and migrated) once per ``cache`` dict."""
-    found = cache.get("feed_state")
-    if isinstance(found, FeedState) and found.db is store.db:
-        return found
-    made = FeedState(store)
-    cache["feed_state"] = made
-    return made

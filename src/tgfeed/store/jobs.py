@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..text import parse_iso_datetime, utc_iso
-from . import db as dbmod
-from .core import Store
+from .db import Database, Db, Migrations, guarded
+from .leases import LeasesMixin
 
-migrations = dbmod.Migrations("tgfeed.jobs")
+migrations = Migrations("tgfeed.jobs")
 
 
 @migrations()
-def m001_jobs(db: dbmod.Database) -> None:
+def m001_jobs(db: Database) -> None:
     db.executescript(
         """
         CREATE TABLE job_runs (
@@ -65,13 +65,12 @@ RUN_KEYS = (
 )
 
 
-class JobStore:
-    """The jobs concern's tables, over the shared Store connection."""
+@guarded
+class JobsRepo(LeasesMixin):
+    """Job runs, catch-up state, named leases and alert throttling."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.db = store.db
-        dbmod.apply(self.db, migrations)
+    def __init__(self, db: Db) -> None:
+        self._db = db
 
     # -- runs ----------------------------------------------------------------
 
@@ -84,8 +83,8 @@ class JobStore:
         started_at: datetime,
         dry_run: bool,
     ) -> int:
-        with self.store.write():
-            cur = self.db.conn.execute(
+        with self._db.write():
+            cur = self._db.execute(
                 "INSERT INTO job_runs (job, kind, trigger, scheduled_at, started_at, outcome, "
                 "dry_run) VALUES (?, ?, ?, ?, ?, 'running', ?)",
                 (
@@ -109,8 +108,8 @@ class JobStore:
         summary: dict[str, Any] | None = None,
         error: str | None = None,
     ) -> None:
-        with self.store.write():
-            self.db.conn.execute(
+        with self._db.write():
+            self._db.execute(
                 "UPDATE job_runs SET outcome = ?, finished_at = ?, summary = ?, error = ? "
                 "WHERE id = ?",
                 (
@@ -125,8 +124,8 @@ class JobStore:
     def record_missed(
         self, job: str, kind: str, scheduled_at: datetime, now: datetime, reason: str
     ) -> int:
-        with self.store.write():
-            cur = self.db.conn.execute(
+        with self._db.write():
+            cur = self._db.execute(
                 "INSERT INTO job_runs (job, kind, trigger, scheduled_at, started_at, finished_at, "
                 "outcome, error) VALUES (?, ?, 'schedule', ?, ?, ?, 'missed', ?)",
                 (job, kind, utc_iso(scheduled_at), utc_iso(now), utc_iso(now), reason),
@@ -136,8 +135,8 @@ class JobStore:
 
     def interrupted_runs(self, now: datetime) -> int:
         """Runs left 'running' by a process that died: marked failed (at start-up)."""
-        with self.store.write():
-            cur = self.db.conn.execute(
+        with self._db.write():
+            cur = self._db.execute(
                 "UPDATE job_runs SET outcome = 'failed', finished_at = ?, "
                 "error = 'interrupted: the process stopped during the run' "
                 "WHERE outcome = 'running'",
@@ -147,13 +146,13 @@ class JobStore:
 
     def recent_runs(self, limit: int = 20, job: str | None = None) -> list[dict[str, Any]]:
         where, args = ("WHERE job = ?", [job]) if job else ("", [])
-        rows = self.db.execute(
+        rows = self._db.rows(
             f"SELECT {', '.join(RUN_KEYS)} FROM job_runs {where} ORDER BY id DESC LIMIT ?",
             [*args, limit],
-        ).fetchall()
+        )
         out = []
         for row in rows:
-            rec = dict(zip(RUN_KEYS, row, strict=True))
+            rec = dict(row)
             rec["summary"] = json.loads(rec["summary"]) if rec["summary"] else None
             rec["dry_run"] = bool(rec["dry_run"])
             out.append(rec)
@@ -164,11 +163,13 @@ class JobStore:
         return runs[0] if runs else None
 
     def failures(self, limit: int = 20) -> list[dict[str, Any]]:
-        return [r for r in self.recent_runs(500) if r["outcome"] in ("failed", "missed")][:limit]
+        return [r for r in self.recent_runs(500) if r["outcome"] in ("failed", "missed", "held")][
+            :limit
+        ]
 
     def prune(self, before: datetime) -> int:
-        with self.store.write():
-            cur = self.db.conn.execute(
+        with self._db.write():
+            cur = self._db.execute(
                 "DELETE FROM job_runs WHERE started_at < ? AND outcome != 'running'",
                 (utc_iso(before),),
             )
@@ -177,69 +178,38 @@ class JobStore:
     # -- state for catching up ---------------------------------------------
 
     def state(self, job: str) -> tuple[datetime, datetime | None] | None:
-        row = self.db.execute(
+        row = self._db.row(
             "SELECT known_since, last_scheduled_at FROM job_state WHERE job = ?", (job,)
-        ).fetchone()
+        )
         if row is None:
             return None
-        return parse_iso_datetime(row[0]), parse_iso_datetime(row[1]) if row[1] else None
+        last = row["last_scheduled_at"]
+        return parse_iso_datetime(row["known_since"]), parse_iso_datetime(last) if last else None
 
     def ensure_state(self, job: str, now: datetime) -> None:
-        with self.store.write():
-            self.db.conn.execute(
+        with self._db.write():
+            self._db.execute(
                 "INSERT OR IGNORE INTO job_state (job, known_since) VALUES (?, ?)",
                 (job, utc_iso(now)),
             )
 
     def _handled(self, job: str, scheduled_at: datetime, now: datetime) -> None:
-        self.db.conn.execute(
+        self._db.execute(
             "INSERT INTO job_state (job, known_since, last_scheduled_at) VALUES (?, ?, ?) "
             "ON CONFLICT(job) DO UPDATE SET last_scheduled_at = "
             "max(coalesce(last_scheduled_at, ''), excluded.last_scheduled_at)",
             (job, utc_iso(now), utc_iso(scheduled_at)),
         )
 
-    # -- lease: one scheduler per store ------------------------------------
-
-    def acquire_lease(self, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
-        """Take or renew the lease; False while another live holder has it."""
-        with self.store.write():
-            row = self.db.conn.execute(
-                "SELECT holder, expires_at FROM leases WHERE name = ?", (name,)
-            ).fetchone()
-            if row and row[0] != holder and parse_iso_datetime(row[1]) > now:
-                return False
-            self.db.conn.execute(
-                "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, "
-                "expires_at = excluded.expires_at",
-                (name, holder, utc_iso(now + ttl)),
-            )
-        return True
-
-    def release_lease(self, name: str, holder: str) -> None:
-        with self.store.write():
-            self.db.conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
-
-    def lease_holder(self, name: str, now: datetime) -> str | None:
-        row = self.db.execute(
-            "SELECT holder, expires_at FROM leases WHERE name = ?", (name,)
-        ).fetchone()
-        if row and parse_iso_datetime(row[1]) > now:
-            return str(row[0])
-        return None
-
     # -- alerts ----------------------------------------------------------------
 
     def alert_due(self, job: str, now: datetime, interval: timedelta) -> bool:
         """True (and the alert recorded) if no alert for this job went out within interval."""
-        with self.store.write():
-            row = self.db.conn.execute(
-                "SELECT last_sent_at FROM alerts WHERE job = ?", (job,)
-            ).fetchone()
-            if row and parse_iso_datetime(row[0]) > now - interval:
+        with self._db.write():
+            last = self._db.value("SELECT last_sent_at FROM alerts WHERE job = ?", (job,))
+            if last and parse_iso_datetime(last) > now - interval:
                 return False
-            self.db.conn.execute(
+            self._db.execute(
                 "INSERT INTO alerts (job, last_sent_at) VALUES (?, ?) "
                 "ON CONFLICT(job) DO UPDATE SET last_sent_at = excluded.last_sent_at",
                 (job, utc_iso(now)),

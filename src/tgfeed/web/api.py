@@ -11,20 +11,20 @@ is harmless: the store answers "unchanged".
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..app import App
+from ..app import LiveApp
 from ..errors import ConfigError, IngestError, StoreError
 from ..importers import EXPORT_FIELDS, article_from_record
+from ..jobs.ingest import record_ingest, store_batch
 from ..model import Article, BatchResult, ItemResult
-from ..store.feedstate import feed_state
 from ..websub import publish_changes
 from .common import get_app, token_ok
 
@@ -163,6 +163,32 @@ def _type(value: Any) -> str:
     return names.get(type(value), "a number" if isinstance(value, int | float) else "a value")
 
 
+def _articles_from(
+    records: list[tuple[str, Any]], site: str, tz: ZoneInfo
+) -> tuple[list[Article], list[dict[str, str]]]:
+    """The articles of the body's records, or every problem of every record (with its
+    JSON path); the caller stores nothing when there is a problem."""
+    problems: list[dict[str, str]] = []
+    articles: list[Article] = []
+    for prefix, rec in records:
+        found = record_problems(rec, prefix)
+        if found:
+            problems.extend(found)
+            continue
+        try:
+            articles.append(article_from_record(rec, prefix or "article", site, tz))
+        except IngestError as exc:
+            message = exc.message
+            label = prefix or "article"
+            if message.startswith(label + ": "):
+                message = message[len(label) + 2 :]
+            m = _QUOTED_FIELD.search(message)
+            key = m[1] if m and m[1] in EXPORT_FIELDS else None
+            path = _path(prefix, key) if key else prefix or "(body)"
+            problems.append({"path": path, "message": message})
+    return articles, problems
+
+
 async def post_articles(request: Request) -> Response:
     refused = _auth(request)
     if refused is not None:
@@ -199,45 +225,20 @@ async def post_articles(request: Request) -> Response:
         records = [(f"[{i}]", rec) for i, rec in enumerate(body)]
     else:
         records = [("", body)]
-    problems: list[dict[str, str]] = []
-    articles: list[Article] = []
-    site = app.config.site.url
-    for prefix, rec in records:
-        found = record_problems(rec, prefix)
-        if found:
-            problems.extend(found)
-            continue
-        try:
-            articles.append(article_from_record(rec, prefix or "article", site, app.tz))
-        except IngestError as exc:
-            message = exc.message
-            label = prefix or "article"
-            if message.startswith(label + ": "):
-                message = message[len(label) + 2 :]
-            m = _QUOTED_FIELD.search(message)
-            key = m[1] if m and m[1] in EXPORT_FIELDS else None
-            path = _path(prefix, key) if key else prefix or "(body)"
-            problems.append({"path": path, "message": message})
+    articles, problems = _articles_from(records, app.config.site.url, app.tz)
     if problems:
         return _json(
             422,
             {"error": f"{len(problems)} problem(s); nothing was stored", "problems": problems},
         )
     started = app.now()
-    try:
-        outcomes = app.store.upsert(articles, now=app.now())
-    except StoreError as exc:
-        return _error(503, exc.message, "try again later")
     result = BatchResult()
-    items = [
-        ItemResult(art.url, res.outcome, art.id)
-        for art, res in zip(articles, outcomes, strict=True)
-    ]
-    for item in items:
-        result.add(item)
-    with contextlib.suppress(StoreError):  # the articles are stored; the record is a nicety
-        app.store.record_run("api", result, started=started, finished=app.now())
-    _announce(app)
+    items: list[ItemResult] = []
+    if not store_batch(app, [(art.url, art) for art in articles], result, on_item=items.append):
+        reason = result.failures[0].reason if result.failures else None
+        return _error(503, reason or "the store refused the batch", "try again later")
+    record_ingest(app, "api", result, started=started)
+    _announce(request)
     return _json(
         200,
         {
@@ -255,27 +256,31 @@ async def delete_article(request: Request) -> Response:
     article_id = request.path_params["article_id"]
     reason = (request.query_params.get("reason") or "").strip()[:500] or None
     try:
-        tomb, _ = feed_state(app.store, app.extras).retract(
-            article_id, now=app.now(), reason=reason, origin="api"
-        )
+        tomb, _ = app.store.feeds.retract(article_id, now=app.now(), reason=reason, origin="api")
     except StoreError as exc:
         return _error(503, exc.message, "try again later")
     if tomb is None:
         return _error(404, f"no article with id {article_id!r}")
     # Retracted now or before (a repeat is idempotent): readers get the tombstone.
-    _announce(app)
+    _announce(request)
     return Response(status_code=204, headers=_HEADERS)
 
 
 _TASKS: set[asyncio.Task[Any]] = set()
 
 
-def _announce(app: App) -> None:
-    """WebSub: tell the hub about the feeds this change altered, after the response."""
-    if app.config.feeds.hub:
-        task = asyncio.get_running_loop().create_task(publish_changes(app))
+def _announce(request: Request) -> None:
+    """WebSub: tell the hub about the feeds this change altered, after the response.
+    The task pins the App current when it runs (a reload may retire this request's)."""
+    if get_app(request).config.feeds.hub:
+        task = asyncio.get_running_loop().create_task(_publish(request.app.state.tgfeed))
         _TASKS.add(task)
         task.add_done_callback(_TASKS.discard)
+
+
+async def _publish(live: LiveApp) -> None:
+    with live.use() as app:
+        await publish_changes(app)
 
 
 def routes() -> list[BaseRoute]:

@@ -8,8 +8,9 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..app import App
+from ..app import App, LiveApp
 from ..templating import render
 
 SECURITY_HEADERS = {
@@ -24,8 +25,26 @@ SECURITY_HEADERS = {
 
 
 def get_app(request: Request) -> App:
-    app: App = request.app.state.tgfeed
+    """The App this request started with (pinned by ``PinApp``: a reload during
+    the request does not change or close it)."""
+    app: App = request.scope["tgfeed.app"]
     return app
+
+
+class PinApp:
+    """ASGI middleware: each HTTP request uses the App current when it arrived."""
+
+    def __init__(self, asgi: ASGIApp, live: LiveApp) -> None:
+        self.asgi = asgi
+        self.live = live
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.asgi(scope, receive, send)
+            return
+        with self.live.use() as app:
+            scope["tgfeed.app"] = app
+            await self.asgi(scope, receive, send)
 
 
 def page(
@@ -34,7 +53,7 @@ def page(
     """A rendered HTML page with the security headers. ``request`` and ``template``
     are positional-only, so a context variable may be called ``name``."""
     app = get_app(request)
-    body = render(app.templates(), template, site=app.config.site, **context)
+    body = render(app.templates, template, site=app.config.site, **context)
     return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
 
 

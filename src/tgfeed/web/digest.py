@@ -26,17 +26,14 @@ from ..jobs.subscribers import (
     UNIT_MAX,
     clean_field,
     confirm_days,
-    mail_store,
     send_confirmation,
 )
-from ..tokens import signer_for
 from .common import SECURITY_HEADERS, error_page, get_app, page
 
 log = logging.getLogger(__name__)
 
 # Pages that carry a token in their URL: not cached, not indexed, no Referer.
 PRIVATE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
-_HITS_KEY = "subscribe_hits"
 _MAX_CLIENTS = 10_000
 
 
@@ -47,7 +44,7 @@ def _private(response: Response) -> Response:
 
 async def archive(request: Request) -> Response:
     app = get_app(request)
-    digests = mail_store(app).digests(limit=520, archived_only=True)
+    digests = app.store.mail.digests(limit=520, archived_only=True)
     return page(request, "digests_index.html.j2", digests=digests)
 
 
@@ -60,7 +57,7 @@ async def web_copy(request: Request) -> Response:
     key = request.path_params["week"]
     as_text = key.endswith(".txt")
     week = key.removesuffix(".txt").upper()
-    found = mail_store(app).web_copy(week)
+    found = app.store.mail.web_copy(week)
     if found is None:
         return error_page(
             request,
@@ -81,7 +78,7 @@ async def web_copy(request: Request) -> Response:
 
 def _rate_limited(app: App, client: str, now: datetime) -> bool:
     """True when ``client`` has used up its subscribe requests for the hour."""
-    hits: dict[str, deque[datetime]] = app.extras.setdefault(_HITS_KEY, {})
+    hits = app.runtime.subscribe_hits
     window_start = now - timedelta(hours=1)
     seen = hits.get(client)
     if seen is None:
@@ -133,7 +130,7 @@ async def subscribe(request: Request) -> Response:
             unit=unit or "",
             error="Địa chỉ email chưa đúng. Xin nhập lại, ví dụ: ten@example.vn",
         )
-    sub, due = mail_store(app).request_subscription(
+    sub, due = app.store.mail.request_subscription(
         address, now=app.now(), name=name, unit=unit, origin="web"
     )
     task = None
@@ -156,7 +153,7 @@ async def confirm(request: Request) -> Response:
     app = get_app(request)
     token = request.path_params["token"]
     try:
-        sid = signer_for(app).verify(token, "confirm", now=app.now())
+        sid = app.signer.verify(token, "confirm", now=app.now())
     except TokenError as exc:
         return _private(
             page(
@@ -167,7 +164,7 @@ async def confirm(request: Request) -> Response:
                 days=confirm_days(app),
             )
         )
-    sub = mail_store(app).confirm(sid, now=app.now())
+    sub = app.store.mail.confirm(sid, now=app.now())
     state = sub.status if sub else "missing"
     email = sub.email if sub else ""
     return _private(page(request, "confirm.html.j2", state=state, email=email))
@@ -177,12 +174,12 @@ async def unsubscribe(request: Request) -> Response:
     app = get_app(request)
     token = request.path_params["token"]
     try:
-        sid = signer_for(app).verify(token, "unsubscribe", now=app.now())
+        sid = app.signer.verify(token, "unsubscribe", now=app.now())
     except TokenError as exc:
         return _private(
             page(request, "unsubscribe_invalid.html.j2", status_code=400, reason=exc.reason)
         )
-    ms = mail_store(app)
+    ms = app.store.mail
     if request.method == "POST":  # RFC 8058 one-click, or the page's button
         sub = ms.unsubscribe(sid, now=app.now())
         if sub is not None:

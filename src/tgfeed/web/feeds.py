@@ -19,7 +19,6 @@ from starlette.routing import BaseRoute, Route
 from ..feeds.cache import Rendered
 from ..feeds.catalog import FORMATS, normalize_query, parse_feed_path
 from ..feeds.pages import PAGE_HEADERS, search_results
-from ..feeds.publish import publisher
 from .common import error_page, get_app
 
 FEED_HEADERS = {
@@ -149,19 +148,19 @@ def _not_found(request: Request) -> Response:
 
 
 async def index(request: Request) -> Response:
-    return send(request, publisher(get_app(request)).index(), PAGE_HEADERS)
+    return send(request, get_app(request).publisher.index(), PAGE_HEADERS)
 
 
 async def opml(request: Request) -> Response:
     flat = request.query_params.get("flat") == "leaves"
-    return send(request, publisher(get_app(request)).opml(flat=flat))
+    return send(request, get_app(request).publisher.opml(flat=flat))
 
 
 async def feed(request: Request) -> Response:
     parsed = parse_feed_path(request.path_params["rest"])
     if parsed is None:
         return _not_found(request)
-    pub = publisher(get_app(request))
+    pub = get_app(request).publisher
     key, fmt = parsed
     # A browser gets the page, a reader the feed: one URL, so caches must key on Accept.
     vary = "Accept, Accept-Encoding"
@@ -187,7 +186,7 @@ async def search_page(request: Request) -> Response:
     if len(query) > limit or len(raw) > limit * 4:
         message = f"Từ khóa tìm kiếm dài tối đa {limit} ký tự; hãy rút gọn rồi thử lại."
         query, status = query[:limit], 400
-    body = search_results(publisher(app), query, message)
+    body = search_results(app.publisher, query, message)
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
 
@@ -213,7 +212,7 @@ async def search(request: Request) -> Response:
             "Từ khóa quá dài",
             f"Từ khóa tìm kiếm dài tối đa {limit} ký tự; hãy rút gọn rồi thử lại.",
         )
-    return send(request, publisher(app).search(query, fmt))
+    return send(request, app.publisher.search(query, fmt))
 
 
 def routes() -> list[BaseRoute]:

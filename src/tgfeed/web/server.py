@@ -13,15 +13,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..app import App
-from .common import error_page
+from ..app import App, LiveApp
+from ..scheduler.service import scheduler_lifespan
+from . import admin, api, approval, digest, feeds
+from .common import PinApp, error_page, get_app
 from .limits import BodyLimit
+from .proxies import TrustedProxies
 
 
 async def healthz(request: Request) -> Response:
-    app: App = request.app.state.tgfeed
-    app.store.db.execute("SELECT 1").fetchone()
-    return JSONResponse({"status": "ok", "articles": app.store.count()})
+    return JSONResponse({"status": "ok", "articles": get_app(request).store.articles.count()})
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -41,13 +42,13 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_page(request, exc.status_code, "Yêu cầu không hợp lệ", str(exc.detail))
 
 
-def create_app(app: App, *, scheduler: bool = True) -> Starlette:
+def create_app(app: App | LiveApp, *, scheduler: bool = True) -> Starlette:
     """The ASGI app for ``app``: web routes and, unless ``scheduler=False``, the
-    scheduler in the same event loop (started and stopped by the lifespan)."""
-    from . import admin, api, digest, feeds
-
+    scheduler in the same event loop (started and stopped by the lifespan). A
+    config reload swaps the App for the web and the scheduler at once."""
+    live = app if isinstance(app, LiveApp) else LiveApp(app)
     routes: list[BaseRoute] = [Route("/healthz", healthz)]
-    for module in (feeds, digest, api, admin):
+    for module in (feeds, digest, approval, api, admin):
         routes.extend(module.routes())
 
     @contextlib.asynccontextmanager
@@ -55,19 +56,26 @@ def create_app(app: App, *, scheduler: bool = True) -> Starlette:
         if not scheduler:
             yield
             return
-        from ..scheduler.service import scheduler_lifespan
-
-        async with scheduler_lifespan(app, app.config.source_path):
+        async with scheduler_lifespan(live, live.current.config.source_path):
             yield
 
     web = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={404: not_found, 500: server_error, HTTPException: http_error},
-        middleware=[Middleware(BodyLimit)],
+        middleware=[
+            Middleware(PinApp, live=live),
+            Middleware(TrustedProxies),
+            Middleware(BodyLimit),
+        ],
     )
-    web.state.tgfeed = app
+    web.state.tgfeed = live
     return web
+
+
+# uvicorn's own proxy handling trusts 127.0.0.1 by default; tgfeed reads the
+# headers itself, only from [web] trusted_proxies (see `proxies`).
+UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False, "server_header": False}
 
 
 def serve(
@@ -80,8 +88,7 @@ def serve(
         create_app(app, scheduler=scheduler),
         host=host,
         port=port,
-        proxy_headers=True,
-        server_header=False,
+        **UVICORN_OPTIONS,
         log_level=uvicorn_options.pop("log_level", "info"),
         **uvicorn_options,
     )
