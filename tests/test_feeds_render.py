@@ -347,15 +347,34 @@ def test_any_text_gives_parseable_feeds_with_no_script(
 # -- OPML, catalog, layering -------------------------------------------------------
 
 
-def test_opml_lists_every_feed(sample_app: App) -> None:
+def test_opml_nests_leaf_feeds_by_top_level_category_without_overlap(sample_app: App) -> None:
     pub = Publisher(sample_app)
     listed = pub.listing()
     root = ET.fromstring(pub.opml_bytes(listed))
-    outlines = root.findall("body/outline/outline")
-    assert len(outlines) == len(listed)
-    assert all(o.get("type") == "rss" for o in outlines)
-    assert outlines[0].get("xmlUrl") == "http://127.0.0.1:8080/feeds/all.rss"
-    assert parse_ok(render_opml("t", "f", [Outline("a <&>", "http://x/a.rss", "http://x")]))
+    folders = root.findall("body/outline")
+    # One folder per top-level category with sub-categories; a lone leaf sits at the top.
+    names = [f.get("text") for f in folders]
+    assert names == [
+        "Chính trị - Xã hội",
+        "Thông báo",
+        "Thông tin - Tuyên truyền",
+        "Văn hóa - Khoa giáo",
+        "Xây dựng Đảng",
+    ]
+    assert folders[1].get("xmlUrl") == "http://127.0.0.1:8080/feeds/thong-bao.rss"
+    urls = root.xpath("//outline/@xmlUrl")
+    assert len(urls) == len(set(urls)) == 9  # each feed once: the 9 leaves
+    assert "http://127.0.0.1:8080/feeds/all.rss" not in urls
+    assert "http://127.0.0.1:8080/feeds/chinh-tri-xa-hoi.rss" not in urls  # overlaps children
+    # Every article is in exactly one imported feed.
+    leaves = [u.rsplit("/feeds/", 1)[1].removesuffix(".rss") for u in urls]
+    per_leaf = [a.id for leaf in leaves for a in sample_app.store.articles.latest(leaf, 100)]
+    assert sorted(per_leaf) == sorted(a.id for a in sample_app.store.articles.latest(None, 100))
+
+    flat = ET.fromstring(pub.opml_bytes(listed, flat=True))
+    assert [o.get("xmlUrl") for o in flat.findall("body/outline")] == urls
+    assert all(o.get("type") == "rss" for o in flat.findall("body/outline"))
+    assert parse_ok(render_opml("t", [Outline("a <&>", "http://x/a.rss", "http://x")]))
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tgfeed.errors import IngestError
-from tgfeed.parser import PageSource, article_id, parse_page
+from tgfeed.ids import article_id
+from tgfeed.parser import PageSource, parse_page
 from tgfeed.text import iso_local
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"

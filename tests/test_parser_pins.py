@@ -8,7 +8,8 @@ import unicodedata
 import pytest
 
 from tgfeed.errors import IngestError
-from tgfeed.parser import PageSource, article_id, decode, parse_html, parse_page
+from tgfeed.ids import article_id
+from tgfeed.parser import PageSource, decode, parse_html, parse_page
 
 SITE = "https://tuyengiaohungyen.vn"
 HOAT_DONG = ("Thông tin - Tuyên truyền", "Tin tức hoạt động")

@@ -22,6 +22,7 @@ import pytest
 from starlette.routing import Route
 
 from tgfeed.app import App
+from tgfeed.feeds.pages import COPY_CSP, COPY_JS
 from tgfeed.jobs.feeds import build_feeds
 from tgfeed.web import create_app
 
@@ -203,7 +204,10 @@ def assert_security_headers(r: httpx.Response) -> None:
     assert not missing, f"{r.request.method} {r.request.url.path} {r.status_code}: no {missing}"
     assert r.headers["x-content-type-options"] == "nosniff"
     csp = r.headers["content-security-policy"]
-    assert "default-src 'none'" in csp and "script-src" not in csp  # no script may run
+    # No script may run — except, on the pages with a copy button, that one constant
+    # script, pinned by its hash (no 'unsafe-inline', no source URL).
+    assert "default-src 'none'" in csp
+    assert "script-src" not in csp or csp == COPY_CSP, csp
     assert "frame-ancestors 'none'" in csp
 
 
@@ -279,6 +283,8 @@ def assert_page_runs_nothing(data: bytes, where: str) -> None:
     for el in doc.iter():
         if not isinstance(el.tag, str):
             continue
+        if el.tag.lower() == "script" and not el.attrib and el.text == COPY_JS:
+            continue  # the copy button's own script, allowed by its hash and nothing else
         assert el.tag.lower() not in ("script", "iframe", "object", "embed", "base"), (
             where,
             el.tag,
@@ -287,7 +293,9 @@ def assert_page_runs_nothing(data: bytes, where: str) -> None:
             assert not name.lower().startswith("on"), (where, el.tag, name)
             v = "".join(value.split()).lower()
             assert not v.startswith(_BAD_SCHEMES), (where, el.tag, name, value)
-    assert b"<script" not in data.lower(), where
+    # Exactly one script, the copy button's, and nothing from the article comes near it.
+    allowed = f"<script>{COPY_JS}</script>".encode()
+    assert b"<script" not in data.replace(allowed, b"").lower(), where
 
 
 def assert_feed_runs_nothing(data: bytes, kind: str, where: str) -> None:
@@ -332,6 +340,14 @@ def test_hostile_article_never_reaches_a_reader_executable(
     index = client.get("/")
     assert "Chuyên mục &lt;script&gt;alert(1)&lt;/script&gt;" in index.text
     assert_page_runs_nothing(index.content, "/")
+    # The pages people see: a feed opened in a browser, the search results.
+    browser = {"accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    for path in (f"/feeds/{slug}.rss", "/feeds/all.atom", "/search?q=an+toan"):
+        page = client.get(path, headers=browser)
+        assert page.headers["content-type"].startswith("text/html"), path
+        assert "Tiêu đề &lt;script&gt;" in page.text, path
+        assert_security_headers(page)
+        assert_page_runs_nothing(page.content, path)
     ET.fromstring(client.get("/feeds.opml").content)  # category names escaped in XML
 
     # Built for nginx.

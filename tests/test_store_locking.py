@@ -22,6 +22,7 @@ from tgfeed.errors import StoreError
 from tgfeed.model import Article, BatchResult, CacheEntry
 from tgfeed.store import (
     ArticlesRepo,
+    FeedsRepo,
     JobsRepo,
     MailRepo,
     SourcesRepo,
@@ -144,6 +145,13 @@ WRITES: dict[str, Callable[[Store], Any]] = {
     "users.login_failed": lambda s: s.users.login_failed("u1", "127.0.0.1", now=NOW),
     "users.clear_failures": lambda s: s.users.clear_failures("u1", before=NOW),
     "users.audit": lambda s: s.users.audit("login", now=NOW),
+    "feeds.stamps": lambda s: s.feeds.stamps([("/feeds/all.atom", "e1")], now=NOW),
+    "feeds.stamp": lambda s: s.feeds.stamp("/feeds/all.rss", "e2", now=NOW),
+    "feeds.forget": lambda s: s.feeds.forget(["/feeds/gone.atom"]),
+    "feeds.retract": lambda s: s.feeds.retract(ART.id, now=NOW, reason=None, origin="cli"),
+    "feeds.record_gone": lambda s: s.feeds.record_gone(ART.url, ART.id, now=NOW),
+    "feeds.clear_gone": lambda s: s.feeds.clear_gone([ART.url]),
+    "feeds.record_attempt": lambda s: s.feeds.record_attempt(1, now=NOW, error=None, retry_at=None),
 }
 READS = {
     "articles": {
@@ -197,6 +205,7 @@ READS = {
         "failures_since",
         "audit_log",
     },
+    "feeds": {"tombstone", "tombstones", "tombstones_by_url", "due", "notices", "notice_counts"},
 }
 REPOS = {
     "articles": ArticlesRepo,
@@ -204,6 +213,7 @@ REPOS = {
     "jobs": JobsRepo,
     "sources": SourcesRepo,
     "users": UsersRepo,
+    "feeds": FeedsRepo,
 }
 
 

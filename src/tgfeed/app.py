@@ -60,6 +60,14 @@ class Runtime:
         self.stopping: asyncio.Event | None = None
         self.scheduler: StatusSource | None = None
         self.subscribe_hits: dict[str, deque[datetime]] = {}
+        self._websub_lock: asyncio.Lock | None = None
+
+    @property
+    def websub_lock(self) -> asyncio.Lock:
+        """One WebSub sender at a time in this process (``websub.notify_hub``)."""
+        if self._websub_lock is None:
+            self._websub_lock = asyncio.Lock()
+        return self._websub_lock
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,6 +168,7 @@ def build_app(
     from .jobs.resanitize import upgrade_text
 
     upgrade_text(store, now=clock())
+    _migrate_ids(store, clock)
     return App(
         config=config,
         store=store,
@@ -167,6 +176,20 @@ def build_app(
         clock=clock,
         runtime=runtime if runtime is not None else Runtime(),
     )
+
+
+def _migrate_ids(store: Store, clock: Clock) -> None:
+    """Article ids of an older shape → today's (once per store; ``store.idmigration``)."""
+    from .store.idmigration import migrate_ids
+
+    try:
+        changes = migrate_ids(store, now=clock())
+    except StoreError as exc:
+        log.warning("article ids not migrated yet: %s", exc.message)
+        return
+    merged = sum(1 for c in changes if c.outcome != "renamed")
+    if changes:
+        log.warning("article ids migrated: %d renamed, %d merged", len(changes) - merged, merged)
 
 
 class LiveApp:

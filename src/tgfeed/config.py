@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from . import ids
 from .errors import ConfigError
 from .private import check_private
 
@@ -155,10 +156,16 @@ def read_secret(env: str | None, file: Path | None, what: str) -> str | None:
     return None
 
 
+def _site_url(value: str) -> str:
+    return ids.normalise_site_url(_check_url(value))
+
+
 class SiteConfig(_Section):
     title: str = "Ban Tuyên giáo Tỉnh ủy Hưng Yên"
     description: str = "Tin bài của Ban Tuyên giáo Tỉnh ủy Hưng Yên"
-    url: Url = "https://tuyengiaohungyen.vn"
+    # Stored normalised (scheme and host lower case, no user info, no default port):
+    # every id and link is made from this one form.
+    url: Annotated[str, AfterValidator(_site_url)] = "https://tuyengiaohungyen.vn"
     public_url: Url = "http://127.0.0.1:8080"
     publisher: str = "BAN TUYÊN GIÁO TỈNH ỦY HƯNG YÊN"
     attribution: str = (
@@ -171,7 +178,8 @@ class SiteConfig(_Section):
 
     @property
     def tag_authority(self) -> str:
-        return urlsplit(self.url).hostname or "localhost"
+        """The authority of every tag URI id (see ``tgfeed.ids``)."""
+        return ids.authority(self.url)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -209,6 +217,10 @@ class FeedsConfig(_Section):
     content: Literal["full", "summary"] = "full"
     cache_control: str = "public, max-age=300"
     hub: Url | None = None
+    hub_retries: int = Field(default=3, ge=0, le=10)  # extra attempts per notification
+    hub_backoff: float = Field(default=2.0, ge=0)  # seconds before the first retry, doubling
+    hub_timeout: float = Field(default=10.0, gt=0)
+    tombstone_days: int = Field(default=30, ge=0, le=3650)  # Atom keeps retractions this long
     search_max_results: int = Field(default=50, ge=1, le=500)
     search_max_query: int = Field(default=100, ge=3, le=1000)
     # <img> in feed entries: every one, none, or only https: sources (docs/feeds.md).
@@ -460,6 +472,9 @@ class SourceConfig(_Section):
     robots: bool = True  # honour robots.txt (turn off only with the site owner's consent)
     refresh_days: int = Field(default=3, ge=0, le=365)  # re-check recent articles' views
     alert_after: int = Field(default=3, ge=1)  # consecutive failed runs → failing
+    # A stored article whose page answers 404/410 on this many crawls in a row is
+    # retracted (an Atom tombstone); 0: never retract automatically.
+    retract_gone: int = Field(default=2, ge=0, le=100)
 
     @field_validator("article_pattern", "pagination_pattern")
     @classmethod

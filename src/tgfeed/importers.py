@@ -16,8 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .errors import IngestError
+from .ids import article_id, authority, normalise_tag
 from .model import Article
-from .parser import PageSource, article_id, decode, parse_page
+from .parser import PageSource, decode, parse_page
 from .sanitize import paragraphs_html, sanitize_html, text_of
 from .text import (
     LOCAL_TZ,
@@ -230,7 +231,6 @@ def article_from_record(rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCA
         raise IngestError(f"{label}: 'title' is empty")
     url = _str(rec, "url", label)
     ident = _str(rec, "id", label)
-    authority = site_url.split("//", 1)[-1].split("/", 1)[0]
     if url is not None:
         url = line(url)
         if not is_http_url(url):
@@ -238,9 +238,8 @@ def article_from_record(rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCA
     if ident is None:
         if url is None:
             raise IngestError(f"{label}: needs 'id' or 'url' (a stable identity)")
-        ident = clean_line(article_id(url, authority))
-    else:
-        ident = line(ident)
+        ident = article_id(url, authority(site_url))
+    ident = normalise_tag(line(ident))
     if url is None:
         url = f"{site_url}/bai-viet/{slugify(title)}.aspx"
     cat = rec.get("category")

@@ -273,3 +273,34 @@ class AuditEntry:
     outcome: str
     detail: str | None
     client: str | None
+
+
+# -- feeds: retractions and WebSub notices ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    """A retracted article, kept so the Atom feeds can carry its deleted-entry."""
+
+    article_id: str
+    url: str
+    title: str
+    category: str
+    retracted_at: datetime
+    reason: str | None
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class HubNotice:
+    """One WebSub publish notification for a changed feed URL."""
+
+    id: int
+    topic: str
+    hub: str
+    created_at: datetime
+    status: str
+    attempts: int
+    next_at: datetime
+    last_error: str | None
+    sent_at: datetime | None

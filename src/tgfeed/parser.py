@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from . import ids
 from .errors import IngestError
 from .model import Article
 from .sanitize import paragraphs_html, sanitize_html, text_of
@@ -37,7 +38,6 @@ from .text import (
     xml_legal,
 )
 
-ID_DATE = "2018"  # the tag URI date: when the department held its domain
 SUMMARY_LIMIT = 300
 
 _BREADCRUMB_SPLIT = re.compile(r"\s*(?:»|›|>>)\s*")
@@ -49,7 +49,6 @@ _FOOTER_START = re.compile(
     re.I,
 )
 _SIGNATURE = re.compile(r"^[A-ZĐÀ-Ỹ][\w.\-–/ ]{0,38}$")
-_TRAILING_NUMBER = re.compile(r"-(\d+)(?:\.aspx|\.html?)?$", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +62,7 @@ class PageSource:
 
     @property
     def authority(self) -> str:
-        return urlsplit(self.site_url).hostname or "localhost"
-
-
-def article_id(url: str, authority: str) -> str:
-    """A stable tag URI from the page's URL (its numeric id if it has one), never the title."""
-    path = urlsplit(url).path.strip("/")
-    m = _TRAILING_NUMBER.search(path)
-    if m and "/" in path:
-        return f"tag:{authority},{ID_DATE}:{path.split('/')[0]}/{m[1]}"
-    path = re.sub(r"\.(aspx|html?)$", "", path, flags=re.I)
-    return f"tag:{authority},{ID_DATE}:{path or 'index'}"
+        return ids.authority(self.site_url)
 
 
 def _is_footer_line(line: str) -> bool:
@@ -170,10 +159,10 @@ def _build(parts: _Parts, source: PageSource, body_html: str, url: str | None) -
         raise IngestError(f"{source.name}: bad publication date: {exc}") from None
     if url is None:
         stem = re.sub(r"\.[A-Za-z0-9]+$", "", source.name.replace("\\", "/").rsplit("/", 1)[-1])
-        ident = f"tag:{source.authority},{ID_DATE}:page/{slugify(stem) or 'page'}"
+        ident = ids.page_id(stem, source.authority)
         url = f"{source.site_url}/bai-viet/{slugify(parts.title)}.aspx"
     else:
-        ident = article_id(url, source.authority)
+        ident = ids.article_id(url, source.authority)
     lead = next((p for p in parts.paragraphs if len(p) >= 60), parts.paragraphs[0])
     return Article(
         id=ident,

@@ -1,7 +1,9 @@
-"""Commands of the feeds concern: `tgfeed build`, and the demo's feeds step."""
+"""Commands of the feeds concern: `tgfeed build`, `tgfeed articles retract|migrate-ids`,
+and the demo's feeds step."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 
@@ -9,7 +11,10 @@ import click
 from rich.markup import escape
 
 from ..app import App
+from ..errors import TgfeedError
 from ..jobs.feeds import BuildResult, build_feeds
+from ..store.idmigration import id_changes
+from ..websub import notify_hub, publish_changes
 from .base import cli, console, err_console, pass_app
 from .demo import DEMO_STEPS
 from .output import progress
@@ -61,8 +66,50 @@ def build(app: App, output: Path | None, dry_run: bool, list_files: bool, quiet:
             f"[red]failed[/] {escape(rel)}: {escape(reason)}", highlight=False, soft_wrap=True
         )
     console.print(_summary(result), highlight=False, soft_wrap=True)
+    if not dry_run and app.config.feeds.hub:
+        hub = asyncio.run(notify_hub(app))
+        console.print(
+            f"hub {app.config.feeds.hub}: {len(hub.sent)} notified, {len(hub.failed)} failed",
+            highlight=False,
+            soft_wrap=True,
+        )
     if result.failures:
         sys.exit(1)
+
+
+@cli.group()
+def articles() -> None:
+    """Articles in the store: retract one, migrate old-shape ids."""
+
+
+@articles.command()
+@click.argument("article_id")
+@click.option("--reason", default=None, help="Shown to readers (Atom at:comment).")
+@pass_app
+def retract(app: App, article_id: str, reason: str | None) -> None:
+    """Withdraw an article: it leaves every feed and Atom feeds carry a tombstone
+    (RFC 6721) for [feeds] tombstone_days. Repeating it changes nothing."""
+    tomb, now = app.store.feeds.retract(article_id, now=app.now(), reason=reason, origin="cli")
+    if tomb is None:
+        raise TgfeedError(
+            f"no article with id {article_id!r}",
+            hint="`tgfeed export` or `tgfeed search` shows the ids",
+        )
+    verb = "retracted" if now else "already retracted"
+    console.print(f"{verb} {tomb.article_id} ({tomb.title})", markup=False, soft_wrap=True)
+    if now and app.config.feeds.hub:
+        asyncio.run(publish_changes(app))
+
+
+@articles.command("migrate-ids")
+@pass_app
+def migrate_ids(app: App) -> None:
+    """Show the ids the store rewrote from an older shape (done once, automatically)."""
+    changes = id_changes(app.store, limit=1000)
+    if not changes:
+        console.print("no article id needed migrating", highlight=False)
+    for c in changes:
+        console.print(f"{c.outcome}: {c.old_id} → {c.new_id}", markup=False, soft_wrap=True)
 
 
 def demo_feeds(app: App) -> None:

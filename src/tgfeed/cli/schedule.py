@@ -232,3 +232,18 @@ def _status_tail(st: dict[str, Any], tz: ZoneInfo) -> None:
         )
     for f in st["ingest"]["failures"][:5]:
         console.print(f"ingest failure: {f['item']}: {f['reason']}", markup=False, soft_wrap=True)
+    hub = st.get("websub")
+    if hub:
+        c = hub["counts"]
+        console.print(
+            f"websub {hub['hub']}: sent {c['sent']}, pending {c['pending']}, failed {c['failed']}",
+            markup=False,
+            soft_wrap=True,
+        )
+        for n in hub["recent"][:5]:
+            console.print(
+                f"  {n['status']} {n['topic']} ({n['attempts']} attempt(s))"
+                + (f": {n['last_error']}" if n["last_error"] else ""),
+                markup=False,
+                soft_wrap=True,
+            )

@@ -9,9 +9,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
+from .. import ids
 from ..config import Config
 from ..model import Category
-from ..parser import ID_DATE
 
 ALL = "all"
 SEARCH = "search"
@@ -111,7 +111,7 @@ def feed_url(config: Config, path: str) -> str:
 
 
 def feed_id(config: Config, key: str) -> str:
-    return f"tag:{config.site.tag_authority},{ID_DATE}:feeds/{key}"
+    return ids.feed_id(config.site.tag_authority, key)
 
 
 def spec_title(spec: FeedSpec, site_title: str) -> str:

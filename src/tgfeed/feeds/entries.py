@@ -25,8 +25,9 @@ from ..sanitize import Images, paragraphs_html, sanitize_html, settle_markup
 from ..text import LOCAL_TZ, clean, clean_line, parse_iso_datetime
 
 # Part of every fingerprint: bump it when the rendered shape changes, so a build
-# after an upgrade re-renders feeds whose data did not change.
-RENDER_VERSION = "2"
+# after an upgrade re-renders feeds whose data did not change. ("3": the security
+# fixes and the tombstones/readable pages, each of which had bumped it to "2".)
+RENDER_VERSION = "3"
 
 # The `updated` of a feed with no items: fixed, so empty feeds are deterministic too.
 EMPTY_FEED_DATE = datetime(2000, 1, 1, tzinfo=UTC)
@@ -96,9 +97,20 @@ class Options:
 
 
 @dataclass(frozen=True, slots=True)
+class Deleted:
+    """A retracted article, announced in Atom as an RFC 6721 ``at:deleted-entry``."""
+
+    ref: str  # the id the entry had
+    when: datetime  # aware
+    url: str = ""
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
     """One feed's own values. ``base_url`` is the public URL without its extension
-    (``https://…/feeds/all``); ``query`` is appended after it (search feeds)."""
+    (``https://…/feeds/all``); ``query`` is appended after it (search feeds).
+    ``deleted``: tombstones the Atom format carries (RSS and JSON Feed drop them)."""
 
     id: str
     title: str
@@ -106,6 +118,7 @@ class Channel:
     base_url: str
     home_url: str
     query: str = ""
+    deleted: tuple[Deleted, ...] = ()
 
     def url(self, fmt: str) -> str:
         return f"{self.base_url}.{fmt}{self.query}"

@@ -1,5 +1,6 @@
-"""OPML 2.0 of every feed (http://opml.org/spec2.opml): one folder holding one
-RSS outline per feed, so a reader imports them all in one step. Pure."""
+"""OPML 2.0 (http://opml.org/spec2.opml) of the feeds a reader should import:
+feed outlines, optionally grouped in folders (one per top-level category), so a
+reader imports them all in one step. Pure."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime
 from email.utils import format_datetime
 
 from ..text import clean_line
+from .catalog import FeedSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,10 +22,15 @@ class Outline:
     description: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Folder:
+    text: str
+    outlines: Sequence[Outline]
+
+
 def render_opml(
     title: str,
-    folder: str,
-    outlines: Sequence[Outline],
+    items: Sequence[Outline | Folder],
     *,
     modified: datetime | None = None,
     owner: str | None = None,
@@ -37,19 +44,64 @@ def render_opml(
     if owner:
         ET.SubElement(head, "ownerName").text = clean_line(owner)
     body = ET.SubElement(root, "body")
-    group = ET.SubElement(body, "outline", text=clean_line(folder), title=clean_line(folder))
-    for o in outlines:
-        attrs = {
-            "type": "rss",
-            "text": clean_line(o.text),
-            "title": clean_line(o.text),
-            "xmlUrl": o.xml_url,
-            "htmlUrl": o.html_url,
-            "language": language,
-        }
-        if o.description:
-            attrs["description"] = clean_line(o.description)
-        ET.SubElement(group, "outline", attrs)
+    for item in items:
+        if isinstance(item, Folder):
+            text = clean_line(item.text)
+            group = ET.SubElement(body, "outline", text=text, title=text)
+            for o in item.outlines:
+                _outline(group, o, language)
+        else:
+            _outline(body, item, language)
     ET.indent(root, space="  ")
     text = ET.tostring(root, encoding="unicode", xml_declaration=False)
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n").encode("utf-8")
+
+
+def _outline(parent: ET.Element, o: Outline, language: str) -> None:
+    attrs = {
+        "type": "rss",
+        "text": clean_line(o.text),
+        "title": clean_line(o.text),
+        "xmlUrl": o.xml_url,
+        "htmlUrl": o.html_url,
+        "language": language,
+    }
+    if o.description:
+        attrs["description"] = clean_line(o.description)
+    ET.SubElement(parent, "outline", attrs)
+
+
+def import_groups(
+    specs: Sequence[FeedSpec], counts: dict[str, int]
+) -> list[tuple[str | None, list[FeedSpec]]]:
+    """The category feeds a reader should import, without overlap: the leaves
+    (every article is in exactly one), grouped by top-level category — ``(folder
+    name, feeds)``, the name None for a top-level category without sub-categories.
+    A parent with articles of its own (``counts``: articles per slug path, its
+    descendants' included) is kept too: the only overlap, and only then."""
+    specs = [s for s in specs if s.depth >= 1]
+
+    def below(spec: FeedSpec) -> list[FeedSpec]:
+        return [s for s in specs if s.key.startswith(spec.key + "/")]
+
+    def wanted(spec: FeedSpec) -> bool:
+        kids = [s for s in below(spec) if s.depth == spec.depth + 1]
+        if not kids:
+            return not below(spec)
+        return counts.get(spec.key, 0) > sum(counts.get(s.key, 0) for s in kids)
+
+    groups: dict[str, list[FeedSpec]] = {}
+    names: dict[str, str] = {}
+    for spec in specs:
+        top = spec.key.split("/")[0]
+        groups.setdefault(top, [])
+        names.setdefault(top, spec.names[0])
+        if wanted(spec):
+            groups[top].append(spec)
+    out: list[tuple[str | None, list[FeedSpec]]] = []
+    for top, feeds in groups.items():
+        if feeds == [s for s in specs if s.key == top]:
+            out.append((None, feeds))  # a top-level leaf
+        elif feeds:
+            out.append((names[top], feeds))
+    return out

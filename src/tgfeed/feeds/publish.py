@@ -7,22 +7,30 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html as htmllib
+import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..errors import StoreError
 from ..model import Article
+from ..staticdir import content_digest
+from ..store import FeedsRepo
 from ..templating import render as render_template
-from . import catalog
+from . import catalog, pages
 from .cache import FeedCache, Rendered
 from .catalog import ALL_FEED, FORMAT_NAMES, FORMATS, HTML_TYPE, OPML_TYPE, FeedSpec
 from .entries import newest_of_keys
-from .opml import Outline, render_opml
-from .render import EMPTY_FEED_DATE, Channel, Options, fingerprint, newest, render
+from .opml import Folder, Outline, import_groups, render_opml
+from .render import EMPTY_FEED_DATE, Channel, Deleted, Options, fingerprint, render
 
 if TYPE_CHECKING:
     from ..app import App
+
+log = logging.getLogger(__name__)
 
 INDEX_TEMPLATE = "index.html.j2"
 
@@ -56,6 +64,42 @@ class Publisher:
         self.search_opts = dataclasses.replace(self.opts, items=app.config.feeds.search_max_results)
         self.cache = cache if cache is not None else FeedCache()  # an empty cache is falsy
         self._listing: tuple[int, list[Listed]] | None = None
+        self.state: FeedsRepo = app.store.feeds
+
+    # -- Last-Modified: when the bytes last changed ----------------------------
+
+    def stamps(
+        self, files: Sequence[tuple[str, bytes]], *, dry_run: bool = False
+    ) -> dict[str, datetime]:
+        """Each URL path's Last-Modified for these bytes (persisted per path; see
+        ``store.feeds.stamps``). A changed feed queues a WebSub notification when
+        ``[feeds] hub`` is set."""
+        topics = {
+            path: catalog.feed_url(self.config, path)
+            for path, _ in files
+            if path.startswith("/feeds/")
+        }
+        hashed = [(path, content_digest(body)) for path, body in files]
+        kw: dict[str, Any] = {"now": self.app.now(), "topics": topics, "hub": self.config.feeds.hub}
+        try:
+            return self.state.stamps(hashed, dry_run=dry_run, **kw)
+        except StoreError as exc:
+            # Another process holds the store: the instants are right, just not kept;
+            # the next render after it lets go records them.
+            log.warning("Last-Modified not recorded: %s", exc.message)
+            return self.state.stamps(hashed, dry_run=True, **kw)
+
+    def deleted(self, spec: FeedSpec) -> tuple[Deleted, ...]:
+        """The tombstones a feed carries: articles of its category (or below) retracted
+        within ``[feeds] tombstone_days``."""
+        days = self.config.feeds.tombstone_days
+        if days <= 0:
+            return ()
+        since = self.app.now() - timedelta(days=days)
+        return tuple(
+            Deleted(ref=t.article_id, when=t.retracted_at, url=t.url, reason=t.reason)
+            for t in self.state.tombstones(spec.category, since)
+        )
 
     # -- channels ------------------------------------------------------------
 
@@ -71,6 +115,7 @@ class Publisher:
             description=desc,
             base_url=catalog.feed_url(self.config, f"/feeds/{spec.key}"),
             home_url=self.config.site.url,
+            deleted=self.deleted(spec),
         )
 
     def search_channel(self, query: str) -> Channel:
@@ -165,26 +210,39 @@ class Publisher:
             prefix=prefix,
             opml_url=prefix + "/feeds.opml",
             public_url=self.config.site.public_url.rstrip("/"),
-            search_url=prefix + "/feeds/search.rss" if dynamic else None,
+            search_url=prefix + "/search" if dynamic else None,
+            copy_script=pages.copy_script(),
             search_max_query=self.config.feeds.search_max_query,
         )
         return body.encode("utf-8")
 
-    def opml_bytes(self, listed: Sequence[Listed]) -> bytes:
+    def opml_bytes(self, listed: Sequence[Listed], *, flat: bool = False) -> bytes:
+        """The feeds to import without overlap (``opml.import_groups``), in a folder
+        per top-level category — or, ``flat``, one outline per feed. The all-feed
+        and the parents' feeds are on the index page for readers who want one."""
         site = self.config.site
-        outlines = [
-            Outline(
-                text=catalog.spec_label(e.spec),
-                xml_url=catalog.feed_url(self.config, e.spec.path("rss")),
+        counts = {
+            c.slug_path: c.article_count
+            for c in self.app.store.articles.categories(with_counts=True)
+        }
+
+        def outline(spec: FeedSpec) -> Outline:
+            return Outline(
+                text=catalog.spec_label(spec),
+                xml_url=catalog.feed_url(self.config, spec.path("rss")),
                 html_url=site.url,
-                description=e.spec.description,
+                description=spec.description,
             )
-            for e in listed
-        ]
+
+        items: list[Outline | Folder] = []
+        for folder, specs in import_groups([e.spec for e in listed], counts):
+            if folder is None or flat:
+                items += [outline(s) for s in specs]
+            else:
+                items.append(Folder(folder, [outline(s) for s in specs]))
         return render_opml(
             f"Nguồn tin {site.title}",
-            site.title,
-            outlines,
+            items,
             modified=newest_of_listing(listed),
             owner=site.publisher,
             language=site.language,
@@ -215,6 +273,16 @@ class Publisher:
         channel = self.channel(spec)
         return self._render(path, version, fmt, channel, items, self.opts, newest_first=True)
 
+    def refresh(self) -> int:
+        """Render every published feed that changed since it was last rendered, so
+        its Last-Modified moves and the hub hears of it without waiting for a
+        reader's poll. Returns how many feeds (× formats) were rendered."""
+        before = self.cache.renders
+        for entry in self.listing():
+            for fmt in FORMATS:
+                self.feed(entry.spec.key, fmt)
+        return self.cache.renders - before
+
     def search(self, query: str, fmt: str) -> Rendered:
         """The search feed for an already normalised, length-checked query."""
         qs = catalog.search_query_string(query)
@@ -227,7 +295,7 @@ class Publisher:
         items = [h.article for h in hits]
         channel = self.search_channel(query)
         return self._render(
-            path, version, fmt, channel, items, self.search_opts, newest_first=False
+            path, version, fmt, channel, items, self.search_opts, newest_first=False, search=True
         )
 
     def _render(
@@ -240,6 +308,7 @@ class Publisher:
         opts: Options,
         *,
         newest_first: bool,
+        search: bool = False,
     ) -> Rendered:
         fp = fingerprint(channel, items, opts, newest_first=newest_first)
         old = self.cache.peek(path)
@@ -247,7 +316,13 @@ class Publisher:
             self.cache.put(path, version, old)
             return old
         body = render(fmt, channel, items, opts, newest_first=newest_first)
-        rendered = Rendered.make(body, FORMATS[fmt], newest(items), fp)
+        if search:
+            # Search feeds are not persisted (any query): in memory, never backwards.
+            same = old is not None and old.etag == f'"{content_digest(body)}"'
+            changed = old.last_modified if old is not None and same else self.app.now()
+        else:
+            changed = self.stamps([(path, body)])[path]
+        rendered = Rendered.make(body, FORMATS[fmt], changed, fp)
         self.cache.renders += 1
         self.cache.put(path, version, rendered)
         return rendered
@@ -259,15 +334,43 @@ class Publisher:
             return hit
         listed = self.listing()
         body: bytes = make(listed)
-        rendered = Rendered.make(body, media_type, newest_of_listing(listed))
+        rendered = Rendered.make(body, media_type, self.stamps([(path, body)])[path])
         old = self.cache.peek(path)
         if old is not None and old.etag == rendered.etag:
             rendered = old
         self.cache.put(path, version, rendered)
         return rendered
 
-    def opml(self) -> Rendered:
-        return self._page("/feeds.opml", OPML_TYPE, self.opml_bytes)
+    # -- pages for people ----------------------------------------------------
+
+    def feed_page(self, key: str, fmt: str) -> Rendered | None:
+        """``/feeds/<key>.<fmt>`` for a browser: the same feed as a readable page."""
+        feed = self.feed(key, fmt)
+        if feed is None:
+            return None
+        path = f"/feeds/{key}.{fmt}@html"
+        version = self.app.store.articles.version
+        hit = self.cache.get(path, version)
+        if hit is not None:
+            return hit
+        cat = self.app.store.articles.category(key)
+        spec = catalog.category_spec(cat) if cat is not None else ALL_FEED
+        body = pages.feed_page(
+            self.app.templates,
+            self.channel(spec),
+            self.items(spec),
+            self.opts,
+            fmt=fmt,
+            prefix=catalog.public_prefix(self.config),
+            site=self.config.site,
+        )
+        rendered = Rendered.make(body, HTML_TYPE, feed.last_modified)
+        self.cache.put(path, version, rendered)
+        return rendered
+
+    def opml(self, *, flat: bool = False) -> Rendered:
+        path = "/feeds.opml?flat=leaves" if flat else "/feeds.opml"
+        return self._page(path, OPML_TYPE, lambda listed: self.opml_bytes(listed, flat=flat))
 
     def index(self) -> Rendered:
         return self._page("/", HTML_TYPE, lambda listed: self.index_html(listed, dynamic=True))
@@ -280,3 +383,10 @@ def _mime(fmt: str) -> str:
 def newest_of_listing(listed: Sequence[Listed]) -> datetime:
     stamps = [e.newest for e in listed if e.newest is not None]
     return max(stamps) if stamps else EMPTY_FEED_DATE
+
+
+def retracted_in(app: App, page: str) -> dict[str, tuple[str, str | None]]:
+    """The retracted articles a page links to: URL → (title, reason)."""
+    urls = set(re.findall(r'href="([^"]+)"', page))
+    found = app.store.feeds.tombstones_by_url({htmllib.unescape(u) for u in urls})
+    return {url: (t.title, t.reason) for url, t in found.items()}

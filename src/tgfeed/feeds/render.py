@@ -25,6 +25,7 @@ from .entries import (
     RENDER_VERSION,
     UNTITLED,
     Channel,
+    Deleted,
     Entry,
     Options,
     fingerprint,
@@ -38,6 +39,7 @@ __all__ = [
     "EMPTY_FEED_DATE",
     "RENDER_VERSION",
     "Channel",
+    "Deleted",
     "Options",
     "fingerprint",
     "newest",
@@ -47,6 +49,7 @@ __all__ = [
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
 JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 
@@ -88,10 +91,40 @@ class _RssCreator(BaseEntryExtension):  # type: ignore[misc]
         return item
 
 
+class _AtomTombstones(BaseExtension):  # type: ignore[misc]
+    """RFC 6721 ``<at:deleted-entry ref when>`` (with ``at:comment`` for the reason
+    and the article's link) after the entries of an Atom feed."""
+
+    deleted: Sequence[Deleted] = ()
+    tz: Any = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"at": TOMBSTONES_NS} if self.deleted else {}
+
+    def extend_atom(self, feed: Any) -> Any:
+        for d in self.deleted:
+            el = feed.makeelement(
+                f"{{{TOMBSTONES_NS}}}deleted-entry",
+                {"ref": clean_line(d.ref), "when": local(d.when, self.tz).isoformat()},
+            )
+            if d.reason and clean_line(d.reason):
+                comment = el.makeelement(f"{{{TOMBSTONES_NS}}}comment", {})
+                comment.text = clean_line(d.reason)
+                el.append(comment)
+            if d.url:
+                el.append(el.makeelement(f"{{{ATOM_NS}}}link", {"rel": "alternate", "href": d.url}))
+            feed.append(el)
+        return feed
+
+
 def _generator(channel: Channel, entries: Sequence[Entry], opts: Options, fmt: str) -> Any:
     fg = FeedGenerator()
     fg.register_extension("tgfeed", _RssChannel, _RssCreator, atom=False, rss=True)
     fg.tgfeed.href = opts.hub
+    if channel.deleted:
+        fg.register_extension("tombstones", _AtomTombstones, atom=True, rss=False)
+        fg.tombstones.deleted = channel.deleted
+        fg.tombstones.tz = opts.tz
     fg.id(channel.id)
     fg.title(clean_line(channel.title) or UNTITLED)
     fg.description(clean_line(channel.description) or clean_line(channel.title) or UNTITLED)
@@ -160,6 +193,8 @@ def _xml(
         else:
             if wanted[0] != "atom":
                 _links(fg, channel, opts, "atom")
+            if channel.deleted:  # a retraction is a change of the Atom feed
+                fg.updated(max(fg.updated(), *(local(d.when, opts.tz) for d in channel.deleted)))
             out["atom"] = fg.atom_str(pretty=True)
     return out
 

@@ -174,13 +174,20 @@ def _all_failed(run: _Run) -> str | None:
 
 async def _site(run: _Run) -> str | None:
     source, app = run.source, run.app
+    gone: list[CacheEntry] = []
+    answered: list[str] = []
     async with Fetcher(source, app.config.user_agent) as fetcher:
         site = SiteCrawl(source, fetcher, run.db, app.config.site.url, app.tz, run.now)
         try:
             async for page in site.run():
                 if isinstance(page.item, IngestError):
                     run.failed(page.url, page.item)
-                elif page.item is not None:
+                    if page.cache is not None and page.cache.article_id:  # gone: 404/410
+                        gone.append(page.cache)
+                    continue
+                if page.kind == "article":
+                    answered.append(page.url)
+                if page.item is not None:
                     run.article(page.url, page.item, page.cache)
                 else:
                     if page.kind == "article":
@@ -190,12 +197,34 @@ async def _site(run: _Run) -> str | None:
                         run.cache.append(page.cache)
         finally:
             run.counters = fetcher.stats.as_dict()
+    if not run.dry_run:
+        run.counters["retracted"] = _retract_gone(run, gone, answered)
     if site.listing_ok == 0:
         first = next((f.reason for f in run.result.failures), "no listing page")
         return f"every listing page failed; first: {first}"
     if site.article_links == 0:
         return "no link on the listing pages matched article_pattern (has the site changed?)"
     return None
+
+
+def _retract_gone(run: _Run, gone: list[CacheEntry], answered: list[str]) -> int:
+    """Count each gone article page; one gone ``retract_gone`` crawls in a row is
+    retracted (its tombstone reaches Atom readers). A page that answers again starts
+    over. Returns how many were retracted."""
+    state = run.app.store.feeds
+    state.clear_gone(answered)
+    policy = run.source.retract_gone
+    retracted = 0
+    for entry in gone:
+        assert entry.article_id is not None
+        n = state.record_gone(entry.url, entry.article_id, now=run.now)
+        if policy and n >= policy:
+            reason = f"Trang gốc không còn trên website (HTTP {entry.status})"
+            tomb, now = state.retract(entry.article_id, now=run.now, reason=reason, origin="crawl")
+            if tomb is not None and now:
+                log.info("%s: retracted %s (%s)", run.source.name, entry.article_id, reason)
+                retracted += 1
+    return retracted
 
 
 async def _feed(run: _Run) -> str | None:

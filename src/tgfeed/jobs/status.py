@@ -121,6 +121,19 @@ def collect_status(app: App) -> dict[str, Any]:
                 "failures": app.store.articles.recent_failures(10),
             },
             "sources": source_states(app),
+            "websub": websub_status(app),
         }
     )
     return status
+
+
+def websub_status(app: App) -> dict[str, Any] | None:
+    """The hub notifications: counts and the latest few (None when no hub is set)."""
+    if not app.config.feeds.hub:
+        return None
+    state = app.store.feeds
+    return {
+        "hub": app.config.feeds.hub,
+        "counts": state.notice_counts(),
+        "recent": state.notices(10),
+    }

@@ -74,8 +74,11 @@ async def _build_feeds(
     app: App, job: JobConfig, scheduled: datetime | None, dry: bool
 ) -> JobResult:
     from ..jobs.feeds import build_feeds
+    from ..websub import notify_hub
 
     result = build_feeds(app, dry_run=dry)
+    if not dry:
+        await notify_hub(app)  # the feeds whose bytes changed; recorded, never raises
     summary = summarize(result) or {}
     if result.failures:
         # The feeds that could be written were; the run still fails, so it is alerted.
@@ -121,9 +124,11 @@ async def _send_digest(
 
 async def _crawl(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> JobResult:
     from ..jobs.crawl import check_sources, crawl
+    from ..websub import publish_changes
 
     results = await crawl(app, job.source, dry_run=dry)
     if not dry:
+        await publish_changes(app)  # WebSub: only when [feeds] hub is set
         # A source that keeps failing fails the run: it shows in status and alerts.
         check_sources(app, results)
     return JobResult("ok", {name: dict(r.counts) for name, r in results.items()})

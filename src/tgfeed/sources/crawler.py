@@ -49,7 +49,12 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 class FetchError(IngestError):
-    """One URL could not be fetched; the message names the URL and why."""
+    """One URL could not be fetched; the message names the URL and why. ``status``:
+    the HTTP status when the server answered with an error (404, 410, …)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None):
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 class _Retry(Exception):
@@ -232,7 +237,7 @@ class Fetcher:
             if status in RETRY_STATUSES:
                 raise _Retry(f"HTTP {status}", _retry_after(headers.get("retry-after")))
             if status != 200:
-                raise FetchError(f"{url}: HTTP {status}")
+                raise FetchError(f"{url}: HTTP {status}", status=status)
             self.stats.fetched += 1
             return Page(
                 url,

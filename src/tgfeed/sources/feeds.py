@@ -9,7 +9,6 @@ so a re-read entry updates its article instead of duplicating it.
 from __future__ import annotations
 
 import calendar
-import hashlib
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,12 +17,12 @@ from urllib.parse import urlsplit
 
 import feedparser
 
+from .. import ids
 from ..config import SourceConfig
 from ..errors import IngestError
 from ..model import Article
-from ..parser import ID_DATE
 from ..sanitize import paragraphs_html, sanitize_html, text_of
-from ..text import clean_block, clean_line, is_http_url, slugify, summarize
+from ..text import clean_block, clean_line, is_http_url, summarize
 
 Item = tuple[str, Article | IngestError]
 Known = Callable[[str], Article | None]
@@ -31,8 +30,7 @@ Known = Callable[[str], Article | None]
 
 def entry_id(source_name: str, guid: str, authority: str) -> str:
     """``tag:tuyengiaohungyen.vn,2018:feed/<source>/<hash of guid>``."""
-    digest = hashlib.blake2b(guid.strip().encode("utf-8"), digest_size=10).hexdigest()
-    return f"tag:{authority},{ID_DATE}:feed/{slugify(source_name) or 'feed'}/{digest}"
+    return ids.feed_entry_id(source_name, guid, authority)
 
 
 def _when(value: Any) -> datetime | None:
@@ -99,7 +97,7 @@ def articles_from_feed(
     date it was first seen with, instead of moving to ``now`` on every read.
     """
     parsed = parse_feed(data, url=url, content_type=content_type)
-    authority = urlsplit(site_url).hostname or "localhost"
+    authority = ids.authority(site_url)
     feed_title = clean_line(parsed.feed.get("title") or "")
     category = tuple(source.category or [feed_title or source.name])
     items: list[Item] = []
@@ -129,7 +127,9 @@ def _entry(
     url = link or _http(guid)
     if url is None:
         raise IngestError(f"{label}: the entry has no http(s) link")
-    ident = entry_id(source.name, guid, authority)
+    # A link to the site itself is that page of the site: the crawler's id for it.
+    own = ids.authority(url) == authority and urlsplit(url).hostname is not None
+    ident = ids.article_id(url, authority) if own else entry_id(source.name, guid, authority)
     title = _plain(entry.get("title") or "")
     if not title:
         raise IngestError(f"{label}: the entry has no title")

@@ -26,6 +26,8 @@ from ..store import SourcesRepo
 from .crawler import Fetcher, FetchError
 from .links import extract_links, follows, host_of
 
+GONE = (404, 410)  # an article page answering these is gone, perhaps for good
+
 
 @dataclass(frozen=True, slots=True)
 class PageResult:
@@ -153,6 +155,11 @@ class SiteCrawl:
                 last_modified=entry.last_modified if entry else None,
             )
         except FetchError as exc:
+            if exc.status in GONE and entry is not None and entry.article_id:
+                # A stored article's page is gone: remembered, so the crawl job can
+                # retract it per the source's policy (``retract_gone``).
+                gone = replace(entry, fetched_at=self.now, status=exc.status)
+                return PageResult(url, "article", exc, gone, f"gone (HTTP {exc.status})")
             return PageResult(url, "article", exc)
         if page.not_modified and entry is not None:
             cache = replace(entry, fetched_at=self.now, status=304, etag=page.etag)

@@ -9,6 +9,8 @@ write discipline (``BEGIN IMMEDIATE``, the busy timeout honoured):
 - ``store.jobs``: job runs, catch-up state, named leases, alert throttling;
 - ``store.sources``: the crawler's HTTP cache, per-source state, directory files;
 - ``store.users``: the console's accounts, sessions, failed logins, ``admin_audit``.
+- ``store.feeds``: each published file's Last-Modified, tombstones of retracted
+  articles, pages found gone, WebSub notifications (and the id migration's record).
 
 Every public method raises ``StoreError`` (with a hint), never a raw ``sqlite3``
 exception.
@@ -23,9 +25,10 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import articles_schema, jobs, mail, sources, users
+from . import articles_schema, feedstate, jobs, mail, sources, users
 from .articles import ArticlesRepo, content_hash
 from .db import Db, apply, connect
+from .feedstate import FeedsRepo
 from .jobs import JobsRepo
 from .leases import SCHEDULER_LEASE, LeaseGrant, digest_lease
 from .mail import MailRepo
@@ -36,6 +39,7 @@ from .users import UsersRepo
 __all__ = [
     "SCHEDULER_LEASE",
     "ArticlesRepo",
+    "FeedsRepo",
     "JobsRepo",
     "LeaseGrant",
     "MailRepo",
@@ -54,6 +58,7 @@ MIGRATIONS = (
     jobs.migrations,
     sources.migrations,
     users.migrations,
+    feedstate.migrations,
 )
 
 
@@ -68,6 +73,7 @@ class Store:
         self.jobs = JobsRepo(db)
         self.sources = SourcesRepo(db)
         self.users = UsersRepo(db)
+        self.feeds = FeedsRepo(db, self.articles)
 
     @property
     def db(self) -> sqlite_utils.Database:

@@ -10,6 +10,7 @@ is harmless: the store answers "unchanged".
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
@@ -19,10 +20,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import ConfigError, IngestError
+from ..app import LiveApp
+from ..errors import ConfigError, IngestError, StoreError
 from ..importers import EXPORT_FIELDS, article_from_record
 from ..jobs.ingest import record_ingest, store_batch
 from ..model import Article, BatchResult, ItemResult
+from ..websub import publish_changes
 from .common import get_app, token_ok
 
 MAX_ITEMS = 1000
@@ -239,6 +242,7 @@ async def post_articles(request: Request) -> Response:
         reason = result.failures[0].reason if result.failures else None
         return _error(503, reason or "the store refused the batch", "try again later")
     record_ingest(app, "api", result, started=started)
+    _announce(request)
     return _json(
         200,
         {
@@ -254,9 +258,33 @@ async def delete_article(request: Request) -> Response:
         return refused
     app = get_app(request)
     article_id = request.path_params["article_id"]
-    if not app.store.articles.unpublish(article_id, now=app.now()):
-        return _error(404, f"no published article with id {article_id!r}")
+    reason = (request.query_params.get("reason") or "").strip()[:500] or None
+    try:
+        tomb, _ = app.store.feeds.retract(article_id, now=app.now(), reason=reason, origin="api")
+    except StoreError as exc:
+        return _error(503, exc.message, "try again later")
+    if tomb is None:
+        return _error(404, f"no article with id {article_id!r}")
+    # Retracted now or before (a repeat is idempotent): readers get the tombstone.
+    _announce(request)
     return Response(status_code=204, headers=_HEADERS)
+
+
+_TASKS: set[asyncio.Task[Any]] = set()
+
+
+def _announce(request: Request) -> None:
+    """WebSub: tell the hub about the feeds this change altered, after the response.
+    The task pins the App current when it runs (a reload may retire this request's)."""
+    if get_app(request).config.feeds.hub:
+        task = asyncio.get_running_loop().create_task(_publish(request.app.state.tgfeed))
+        _TASKS.add(task)
+        task.add_done_callback(_TASKS.discard)
+
+
+async def _publish(live: LiveApp) -> None:
+    with live.use() as app:
+        await publish_changes(app)
 
 
 def routes() -> list[BaseRoute]:

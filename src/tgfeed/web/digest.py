@@ -19,6 +19,8 @@ from starlette.routing import BaseRoute, Route
 from ..app import App
 from ..digest.message import check_address
 from ..errors import MailError, SubscriberError, TokenError
+from ..feeds.pages import mark_retracted, mark_retracted_text
+from ..feeds.publish import retracted_in
 from ..jobs.subscribers import (
     NAME_MAX,
     UNIT_MAX,
@@ -65,6 +67,9 @@ async def web_copy(request: Request) -> Response:
             "Xem danh sách các số đã gửi ở trang Lưu trữ.",
         )
     _, html, text = found
+    # Articles retracted since the digest was sent are marked (issue 13).
+    retracted = retracted_in(app, html)
+    html, text = mark_retracted(html, retracted), mark_retracted_text(text, retracted)
     headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=3600"}
     if as_text:
         return PlainTextResponse(text, headers=headers)

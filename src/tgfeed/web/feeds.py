@@ -9,15 +9,17 @@ touches the filesystem.
 
 from __future__ import annotations
 
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..feeds.cache import Rendered
 from ..feeds.catalog import FORMATS, normalize_query, parse_feed_path
-from .common import SECURITY_HEADERS, error_page, get_app
+from ..feeds.pages import PAGE_HEADERS, search_results
+from .common import error_page, get_app
 
 FEED_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -39,7 +41,11 @@ def _tags(header: str) -> set[str]:
     return tags
 
 
-def not_modified(request: Request, rendered: Rendered) -> bool:
+def not_modified(request: Request, rendered: Rendered, now: datetime) -> bool:
+    """RFC 9110 §13.2.2: If-None-Match decides when present (If-Modified-Since is then
+    ignored); else If-Modified-Since, which must be a valid HTTP-date not later than
+    ``now``. Last-Modified is when the bytes last changed (never moving backwards),
+    so "not changed since" is a fact about this representation."""
     inm = request.headers.get("if-none-match")
     if inm is not None:
         tags = _tags(inm)
@@ -48,10 +54,10 @@ def not_modified(request: Request, rendered: Rendered) -> bool:
     if ims:
         try:
             since = parsedate_to_datetime(ims)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return False
-        if since.tzinfo is None:
-            return False
+        if since.tzinfo is None or since > now:
+            return False  # not a valid HTTP-date, or one in the future: ignore it
         return rendered.last_modified <= since
     return False
 
@@ -72,17 +78,55 @@ def accepts_gzip(request: Request) -> bool:
     return False
 
 
-def send(request: Request, rendered: Rendered, extra: dict[str, str] | None = None) -> Response:
+def _q(params: str) -> float:
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def wants_html(request: Request, media_type: str) -> bool:
+    """Content negotiation for a feed URL: a browser (``text/html`` preferred to the
+    feed's own type and to any XML) gets the readable page; every feed reader —
+    which asks for the feed's type, for XML, for ``*/*`` or for nothing — gets
+    the feed's bytes."""
+    own = media_type.split(";")[0]
+    html = 0.0
+    rival = 0.0
+    for part in request.headers.get("accept", "").split(","):
+        name, _, params = part.partition(";")
+        name = name.strip().lower()
+        q = _q(params)
+        if name == "text/html":
+            html = max(html, q)
+        elif name in (own, "application/xml", "text/xml", "application/json") or (
+            name.endswith("+xml") and name != "application/xhtml+xml"
+        ):
+            rival = max(rival, q)
+    return html > 0 and html > rival
+
+
+def send(
+    request: Request,
+    rendered: Rendered,
+    extra: dict[str, str] | None = None,
+    *,
+    vary: str = "Accept-Encoding",
+) -> Response:
     """``rendered`` with validators, caching headers, gzip when accepted, HEAD, 304."""
     gz = accepts_gzip(request)
     headers = {
         "ETag": rendered.etag_gzip if gz else rendered.etag,
         "Last-Modified": rendered.http_date,
         "Cache-Control": get_app(request).config.feeds.cache_control,
-        "Vary": "Accept-Encoding",
+        "Vary": vary,
         **(extra or FEED_HEADERS),
     }
-    if not_modified(request, rendered):
+    if not_modified(request, rendered, get_app(request).now()):
         return Response(status_code=304, headers=headers)
     body = rendered.gzipped if gz else rendered.body
     if gz:
@@ -104,21 +148,46 @@ def _not_found(request: Request) -> Response:
 
 
 async def index(request: Request) -> Response:
-    return send(request, get_app(request).publisher.index(), SECURITY_HEADERS)
+    return send(request, get_app(request).publisher.index(), PAGE_HEADERS)
 
 
 async def opml(request: Request) -> Response:
-    return send(request, get_app(request).publisher.opml())
+    flat = request.query_params.get("flat") == "leaves"
+    return send(request, get_app(request).publisher.opml(flat=flat))
 
 
 async def feed(request: Request) -> Response:
     parsed = parse_feed_path(request.path_params["rest"])
     if parsed is None:
         return _not_found(request)
-    rendered = get_app(request).publisher.feed(*parsed, plain=not accepts_gzip(request))
+    pub = get_app(request).publisher
+    key, fmt = parsed
+    # A browser gets the page, a reader the feed: one URL, so caches must key on Accept.
+    vary = "Accept, Accept-Encoding"
+    if wants_html(request, FORMATS[fmt]):
+        page = pub.feed_page(key, fmt)
+        if page is None:
+            return _not_found(request)
+        return send(request, page, PAGE_HEADERS, vary=vary)
+    rendered = pub.feed(key, fmt, plain=not accepts_gzip(request))
     if rendered is None:
         return _not_found(request)
-    return send(request, rendered)
+    return send(request, rendered, vary=vary)
+
+
+async def search_page(request: Request) -> Response:
+    """``/search?q=``: the results as a page (``/feeds/search.*?q=`` is the feed)."""
+    app = get_app(request)
+    limit = app.config.feeds.search_max_query
+    raw = request.query_params.get("q", "")
+    query = normalize_query(raw[: limit * 4])
+    message = None
+    status = 200
+    if len(query) > limit or len(raw) > limit * 4:
+        message = f"Từ khóa tìm kiếm dài tối đa {limit} ký tự; hãy rút gọn rồi thử lại."
+        query, status = query[:limit], 400
+    body = search_results(app.publisher, query, message)
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
 
 
 async def search(request: Request) -> Response:
@@ -150,6 +219,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/", index, methods=["GET", "HEAD"]),
         Route("/feeds.opml", opml, methods=["GET", "HEAD"]),
+        Route("/search", search_page, methods=["GET", "HEAD"]),
         Route("/feeds/search.{fmt}", search, methods=["GET", "HEAD"]),
         Route("/feeds/{rest:path}", feed, methods=["GET", "HEAD"]),
     ]
