@@ -272,4 +272,10 @@ def test_old_shape_ids_are_migrated_and_duplicates_merged(
         cli, ["--config", str(tmp_path / "config.toml"), "articles", "migrate-ids"]
     )
     assert out.exit_code == 0 and "merged-dropped: tag:127.0.0.1:45395" in out.output
+    # The search index follows: the dropped copy is gone from it, the index is sound.
+    app.store.db.conn.execute(
+        "INSERT INTO articles_fts (articles_fts, rank) VALUES ('integrity-check', 1)"
+    )
+    hits = [h.article.id for h in app.store.articles.search("Cũ")]
+    assert len(hits) == len(set(hits)) and "tag:127.0.0.1:45395,2018:bai-viet/7004" not in hits
     app.close()

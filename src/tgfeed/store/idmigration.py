@@ -112,8 +112,9 @@ def _rename(conn: sqlite3.Connection, row: Row, new: str) -> None:
 
 
 def _drop(conn: sqlite3.Connection, row: Row) -> None:
+    # The search index forgets the row through the articles' delete trigger (an
+    # external-content index must not be deleted from directly: it would forget twice).
     conn.execute("DELETE FROM article_categories WHERE article_rowid = ?", (row["rid"],))
-    conn.execute("DELETE FROM articles_fts WHERE rowid = ?", (row["rid"],))
     conn.execute("DELETE FROM articles WHERE rowid = ?", (row["rid"],))
 
 
