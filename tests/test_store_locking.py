@@ -20,7 +20,16 @@ import pytest
 from tgfeed.app import App
 from tgfeed.errors import StoreError
 from tgfeed.model import Article, BatchResult, CacheEntry
-from tgfeed.store import ArticlesRepo, JobsRepo, MailRepo, SourcesRepo, Store, open_store
+from tgfeed.store import (
+    ArticlesRepo,
+    InboxRepo,
+    JobsRepo,
+    MailRepo,
+    SourcesRepo,
+    Store,
+    open_store,
+)
+from tgfeed.store.inbox import LogEntry
 
 NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
 ART = Article(
@@ -95,6 +104,15 @@ WRITES: dict[str, Callable[[Store], Any]] = {
     "mail.mark_failed": lambda s: s.mail.mark_failed(
         1, 1, error="550", now=NOW, permanent=True, bounce_limit=1
     ),
+    "mail.count_bounce": lambda s: s.mail.count_bounce(1, now=NOW, bounce_limit=3),
+    "inbox.record": lambda s: s.inbox.record(
+        "<m@x>",
+        [LogEntry("other", "ignored")],
+        mailbox="maildir:x",
+        sender=None,
+        subject="",
+        now=NOW,
+    ),
     "jobs.start_run": _run,
     "jobs.finish_run": lambda s: s.jobs.finish_run(1, "ok", NOW),
     "jobs.record_missed": lambda s: s.jobs.record_missed("j", "cleanup", NOW, NOW, "down"),
@@ -147,8 +165,15 @@ READS = {
     },
     "jobs": {"recent_runs", "last_run", "failures", "state", "lease_holder"},
     "sources": {"cache_get", "recent_articles", "cache_count", "state", "files"},
+    "inbox": {"seen", "hard_bounces", "log", "counts"},
 }
-REPOS = {"articles": ArticlesRepo, "mail": MailRepo, "jobs": JobsRepo, "sources": SourcesRepo}
+REPOS = {
+    "articles": ArticlesRepo,
+    "mail": MailRepo,
+    "jobs": JobsRepo,
+    "sources": SourcesRepo,
+    "inbox": InboxRepo,
+}
 
 
 def test_every_public_method_is_classified_as_a_read_or_a_write() -> None:

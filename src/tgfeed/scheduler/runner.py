@@ -106,12 +106,26 @@ async def _cleanup(app: App, job: JobConfig, scheduled: datetime | None, dry: bo
     return {"job_runs_pruned": pruned}
 
 
+async def _process_inbox(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
+    from ..jobs.inbox import process_inbox
+
+    result = await process_inbox(app, dry_run=dry)
+    if result.failed:
+        # What could be processed was; the run fails so that it shows and alerts.
+        raise TgfeedError(
+            f"inbox: {result.failed} message(s) not processed: " + "; ".join(result.errors[:3]),
+            hint="they are retried at the next run; `tgfeed inbox process` shows each",
+        )
+    return result
+
+
 KINDS: dict[str, JobFunc] = {
     "build_feeds": _build_feeds,
     "send_digest": _send_digest,
     "crawl": _crawl,
     "ingest": _crawl,  # a named source (e.g. a directory) ingested on its schedule
     "cleanup": _cleanup,
+    "process_inbox": _process_inbox,
 }
 
 

@@ -7,7 +7,8 @@ write discipline (``BEGIN IMMEDIATE``, the busy timeout honoured):
 - ``store.articles``: articles, categories, search, ingest runs;
 - ``store.mail``: subscribers, digests, the delivery ledger;
 - ``store.jobs``: job runs, catch-up state, named leases, alert throttling;
-- ``store.sources``: the crawler's HTTP cache, per-source state, directory files.
+- ``store.sources``: the crawler's HTTP cache, per-source state, directory files;
+- ``store.inbox``: the log of the bounce/unsubscribe mailbox (idempotent processing).
 
 Every public method raises ``StoreError`` (with a hint), never a raw ``sqlite3``
 exception.
@@ -22,9 +23,10 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import articles_schema, jobs, mail, sources
+from . import articles_schema, inbox, jobs, mail, sources
 from .articles import ArticlesRepo, content_hash
 from .db import Db, apply, connect
+from .inbox import InboxRepo
 from .jobs import JobsRepo
 from .leases import SCHEDULER_LEASE, LeaseGrant, digest_lease
 from .mail import MailRepo
@@ -34,6 +36,7 @@ from .subscribers import email_key
 __all__ = [
     "SCHEDULER_LEASE",
     "ArticlesRepo",
+    "InboxRepo",
     "JobsRepo",
     "LeaseGrant",
     "MailRepo",
@@ -45,7 +48,13 @@ __all__ = [
     "open_store",
 ]
 
-MIGRATIONS = (articles_schema.migrations, mail.migrations, jobs.migrations, sources.migrations)
+MIGRATIONS = (
+    articles_schema.migrations,
+    mail.migrations,
+    jobs.migrations,
+    sources.migrations,
+    inbox.migrations,
+)
 
 
 class Store:
@@ -58,6 +67,7 @@ class Store:
         self.mail = MailRepo(db)
         self.jobs = JobsRepo(db)
         self.sources = SourcesRepo(db)
+        self.inbox = InboxRepo(db)
 
     @property
     def db(self) -> sqlite_utils.Database:
