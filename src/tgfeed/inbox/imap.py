@@ -46,7 +46,7 @@ class ImapBox:
         self.timeout = timeout
         self.name = f"imap://{user}@{host}:{port}/{folder}"
         self._conn: imaplib.IMAP4_SSL | None = None
-        self._can_move = False
+        self._caps: set[str] = set()
 
     def _call(self, what: str, fn: Callable[..., tuple[str, Any]], *args: Any) -> Any:
         try:
@@ -76,7 +76,9 @@ class ImapBox:
             ) from exc
         conn = self._conn
         self._call("login", conn.login, self.user, self._password)
-        self._can_move = "MOVE" in conn.capabilities
+        # What the server offers once logged in (the greeting may list less).
+        caps = self._call("CAPABILITY", conn.capability)
+        self._caps = set((caps[0] or b"").decode("ascii", "replace").upper().split())
         self._call(f"opening folder {self.folder!r}", conn.select, quote(self.folder))
         if self.processed_folder:
             conn.create(quote(self.processed_folder))  # NO when it exists: fine
@@ -105,12 +107,12 @@ class ImapBox:
         if not self.processed_folder:
             return
         target = quote(self.processed_folder)
-        if self._can_move:
+        if "MOVE" in self._caps:
             self._call(f"MOVE {ref}", conn.uid, "MOVE", ref, target)
             return
         self._call(f"COPY {ref}", conn.uid, "COPY", ref, target)
         self._call(f"STORE {ref}", conn.uid, "STORE", ref, "+FLAGS", "(\\Deleted)")
-        if "UIDPLUS" in conn.capabilities:
+        if "UIDPLUS" in self._caps:
             self._call("EXPUNGE", conn.uid, "EXPUNGE", ref)
         else:
             self._call("EXPUNGE", conn.expunge)
