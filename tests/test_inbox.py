@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from tgfeed.app import App
 from tgfeed.errors import InboxError
 from tgfeed.inbox.parse import parse_message
 from tgfeed.jobs.digest import send_digest
-from tgfeed.jobs.inbox import process_inbox
+from tgfeed.jobs.inbox import LEASE, process_inbox
 from tgfeed.loader import loads
+from tgfeed.procs import holder_id
 
 from .conftest import write_config
 from .inbox_support import (
@@ -339,3 +341,15 @@ def test_an_imap_password_must_come_from_env_or_file(tmp_path: Path) -> None:
     r = run("inbox", "process", cwd=tmp_path)
     assert r.returncode == 1
     assert "environment variable TGFEED_NO_SUCH is not set" in r.stderr
+
+
+def test_two_processes_never_read_the_inbox_at_once(inbox_app: App, tmp_path: Path) -> None:
+    app = inbox_app
+    deliver(tmp_path / "inbox", unsubscribe_request("binh@example.vn", mid="<l1@x>"))
+    other = holder_id("another-run")  # this (live) process, as another holder
+    assert app.store.jobs.acquire_lease(LEASE, other, now=app.now(), ttl=timedelta(minutes=5))
+    with pytest.raises(InboxError, match="being processed by another process"):
+        asyncio.run(process_inbox(app))
+    assert app.store.mail.by_email("binh@example.vn").status == "active"  # type: ignore[union-attr]
+    app.store.jobs.release_lease(LEASE, other)
+    assert asyncio.run(process_inbox(app)).unsubscribed == 1

@@ -89,7 +89,7 @@ def test_wrong_password_is_one_line(tmp_path: Path, dovecot: Dovecot) -> None:
     (tmp_path / "imap-password").write_text("sai-mat-khau\n")
     r = run("inbox", "process", cwd=tmp_path)
     assert r.returncode == 1
-    assert "login failed" in r.stderr and "Traceback" not in r.stderr
+    assert "login failed: [AUTHENTICATIONFAILED]" in r.stderr and "Traceback" not in r.stderr
     assert "sai-mat-khau" not in r.stderr
 
 

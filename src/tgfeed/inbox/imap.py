@@ -52,8 +52,10 @@ class ImapBox:
         try:
             typ, data = fn(*args)
         except (imaplib.IMAP4.error, OSError) as exc:
+            said = exc.args[0] if exc.args else exc
+            text = said.decode("utf-8", "replace") if isinstance(said, bytes) else str(exc)
             raise InboxError(
-                f"{self.name}: {what} failed: {exc}",
+                f"{self.name}: {what} failed: {text}",
                 hint="check [mail.inbox] host, port, user and the password",
             ) from exc
         if typ != "OK":

@@ -125,6 +125,12 @@ def _typed_address(value: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
+def _diagnostic(value: str) -> str:
+    """``smtp; 550 5.1.1 …`` → ``550 5.1.1 …`` (the diagnostic-type dropped)."""
+    kind, sep, text = value.partition(";")
+    return text.strip() if sep and re.fullmatch(r"[A-Za-z0-9-]{1,20}", kind.strip()) else value
+
+
 def _dsn_recipients(msg: Message) -> tuple[Recipient, ...] | None:
     """The recipients a multipart/report; report-type=delivery-status names, or
     None when ``msg`` is not such a report."""
@@ -156,7 +162,7 @@ def _dsn_recipients(msg: Message) -> tuple[Recipient, ...] | None:
                     address=address,
                     action=_field(block, "Action").lower(),
                     status=".".join(status.groups()) if status else "",
-                    diagnostic=summarize(_field(block, "Diagnostic-Code"), 300),
+                    diagnostic=summarize(_diagnostic(_field(block, "Diagnostic-Code")), 300),
                 )
             )
     return tuple(out)
