@@ -353,3 +353,27 @@ def test_two_processes_never_read_the_inbox_at_once(inbox_app: App, tmp_path: Pa
     assert app.store.mail.by_email("binh@example.vn").status == "active"  # type: ignore[union-attr]
     app.store.jobs.release_lease(LEASE, other)
     assert asyncio.run(process_inbox(app)).unsubscribed == 1
+
+
+def test_a_bounce_for_a_forwarded_address_is_matched_by_the_returned_message(
+    inbox_app: App, tmp_path: Path
+) -> None:
+    """The report names the address the mail was forwarded to; the headers it returns
+    (the digest's own, with its List-Unsubscribe token) say whose it was."""
+    app = inbox_app
+    chi = next(m for m in outbox(app) if m["To"].addresses[0].addr_spec == "chi@example.vn")
+    headers = "\n".join(f"{k}: {v}" for k, v in chi.items() if k.lower() != "dkim-signature")
+    forwarded = ("chi.nha@forward.example", "failed", "5.1.1", "550 5.1.1 no such user")
+    deliver(tmp_path / "inbox", dsn(forwarded, mid="<fw@mx>", original=headers))
+    result = asyncio.run(process_inbox(app))
+    assert result.now_bounced == 1
+    assert app.store.mail.by_email("chi@example.vn").status == "bounced"  # type: ignore[union-attr]
+    (entry,) = app.store.inbox.log()
+    assert entry.email == "chi@example.vn"
+    assert "reported for chi.nha@forward.example" in entry.detail
+    # Naming several recipients, a report is not matched by one returned token.
+    two = dsn(
+        forwarded, ("x@forward.example", "failed", "5.1.1", "550"), mid="<fw2@mx>", original=headers
+    )
+    deliver(tmp_path / "inbox", two)
+    assert asyncio.run(process_inbox(app)).hard_bounces == 0

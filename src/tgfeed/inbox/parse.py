@@ -72,7 +72,9 @@ class Incoming:
     sender: str | None  # From's address, lower-cased domain
     return_path: str | None
     subject: str
-    tokens: tuple[str, ...]  # candidate unsubscribe tokens (subject, then local part)
+    # Candidate unsubscribe tokens: of a request, in its subject then its address's
+    # +detail; of a DSN, in the List-Unsubscribe of the message it returns.
+    tokens: tuple[str, ...]
     recipients: tuple[Recipient, ...]  # of a DSN
     automatic: bool  # Auto-Submitted, or a bulk/list message: never an unsubscribe request
     note: str = ""  # why it is "other"
@@ -168,6 +170,28 @@ def _dsn_recipients(msg: Message) -> tuple[Recipient, ...] | None:
     return tuple(out)
 
 
+def _returned_tokens(report: Message) -> list[str]:
+    """Unsubscribe tokens in the List-Unsubscribe of the message a DSN returns (its
+    headers, or all of it): who it was for, even when an alias rewrote the address."""
+    found: list[str] = []
+    for part in report.walk():
+        kind = part.get_content_type()
+        returned: list[Message] = []
+        if kind in ("text/rfc822-headers", "text/global-headers"):
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                returned.append(email.message_from_bytes(payload, policy=email.policy.compat32))
+        elif kind in ("message/rfc822", "message/global"):
+            inner = part.get_payload()
+            returned += (
+                [m for m in inner if isinstance(m, Message)] if isinstance(inner, list) else []
+            )
+        for m in returned:
+            header = " ".join(str(v) for v in m.get_all("List-Unsubscribe") or [])
+            found += [t[1] for t in _TOKEN.finditer(header.replace("%20", " "))]
+    return found
+
+
 def _is_automatic(msg: Message) -> bool:
     auto = _text(msg.get("Auto-Submitted")).lower()
     precedence = _text(msg.get("Precedence")).lower()
@@ -218,7 +242,7 @@ def parse_message(raw: bytes, *, unsubscribe_address: str | None) -> Incoming:
 
     recipients = _dsn_recipients(msg)
     if recipients is not None:
-        return incoming("bounce", [], recipients, "")
+        return incoming("bounce", _returned_tokens(msg), recipients, "")
     delivered_to = _addresses(msg, *_RECIPIENT_HEADERS)
     tokens = [m[1] for m in _TOKEN.finditer(subject)]
     target = unsubscribe_address or ""

@@ -112,9 +112,24 @@ def _unsubscribe(app: App, item: Incoming, dry_run: bool) -> LogEntry:
     return LogEntry("unsubscribe", "unsubscribed", sub.id, sub.email, detail)
 
 
-def _bounce(app: App, rcpt: Recipient, dry_run: bool) -> LogEntry:
+def _by_token(app: App, tokens: tuple[str, ...]) -> Subscriber | None:
+    for token in tokens:
+        try:
+            return app.store.mail.subscriber(app.signer.verify(token, "unsubscribe", now=app.now()))
+        except TokenError:
+            continue
+    return None
+
+
+def _bounce(app: App, rcpt: Recipient, dry_run: bool, returned: tuple[str, ...] = ()) -> LogEntry:
+    """``returned``: tokens of the returned message, used when the report names one
+    recipient whose address is no subscriber's (an alias, a forward)."""
     detail = " ".join(filter(None, [rcpt.action, rcpt.status, rcpt.diagnostic]))
     sub = _find(app, rcpt.address)
+    if sub is None and returned:
+        sub = _by_token(app, returned)
+        if sub is not None:
+            detail += f"; reported for {rcpt.address}, matched by the returned message's token"
     if not (rcpt.hard or rcpt.soft):
         return LogEntry(
             "report", f"ignored (action {rcpt.action or 'none'})", None, rcpt.address, detail
@@ -146,7 +161,8 @@ def decide(app: App, item: Incoming, dry_run: bool) -> list[LogEntry]:
     if item.kind == "bounce":
         if not item.recipients:
             return [LogEntry("report", "ignored (names no recipient)", detail=item.subject)]
-        return [_bounce(app, r, dry_run) for r in item.recipients]
+        returned = item.tokens if len(item.recipients) == 1 else ()
+        return [_bounce(app, r, dry_run, returned) for r in item.recipients]
     return [LogEntry("other", "ignored", None, item.sender, item.note)]
 
 
