@@ -377,3 +377,13 @@ def test_a_bounce_for_a_forwarded_address_is_matched_by_the_returned_message(
     )
     deliver(tmp_path / "inbox", two)
     assert asyncio.run(process_inbox(app)).hard_bounces == 0
+
+
+def test_status_shows_the_inbox(inbox_app: App, tmp_path: Path) -> None:
+    deliver(tmp_path / "inbox", unsubscribe_request("binh@example.vn", mid="<s1@x>"))
+    assert run("inbox", "process", cwd=tmp_path).returncode == 0
+    r = run("status", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "inbox: 1 unsubscribe request(s), 0 hard and 0 soft bounce(s), 0 other" in r.stdout
+    st = json.loads(run("status", "--json", cwd=tmp_path).stdout)
+    assert st["inbox"]["counts"]["unsubscribe"] == 1
