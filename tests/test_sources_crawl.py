@@ -12,7 +12,7 @@ import pytest
 
 from tgfeed.app import App
 from tgfeed.jobs.crawl import crawl, failing_sources, source_states
-from tgfeed.sources.crawler import is_public
+from tgfeed.sources.netguard import is_public
 
 from .fixture_site import FixtureSite, Resource, article_html, listing_html, to_cp1258
 
@@ -455,7 +455,7 @@ def test_guarded_connection_connects_to_the_checked_address(
 ) -> None:
     """With the guard on, tgfeed resolves the name itself and connects to the address
     it checked (here loopback is declared public so the path can run offline)."""
-    import tgfeed.sources.crawler as crawler
+    import tgfeed.sources.netguard as netguard
 
     checked: list[str] = []
 
@@ -463,7 +463,7 @@ def test_guarded_connection_connects_to_the_checked_address(
         checked.append(address)
         return True
 
-    monkeypatch.setattr(crawler, "is_public", fake_public)
+    monkeypatch.setattr(netguard, "is_public", fake_public)
     with FixtureSite() as site:
         listing = f"http://localhost:{site.port}{LISTING}"
         site.add(LISTING, listing_html("Tin", [(GOOD_FIRST, "x")]))

@@ -69,6 +69,7 @@ def _run(s: Store) -> int:
 WRITES: dict[str, Callable[[Store], Any]] = {
     "articles.upsert": lambda s: s.articles.upsert([ART], now=NOW),
     "articles.unpublish": lambda s: s.articles.unpublish(ART.id, now=NOW),
+    "articles.set_meta": lambda s: s.articles.set_meta("text_pipeline", "2"),
     "articles.ensure_category": lambda s: s.articles.ensure_category(["Mới", "Con"]),
     "articles.record_run": lambda s: s.articles.record_run(
         "x", BatchResult(), started=NOW, finished=NOW
@@ -148,6 +149,7 @@ READS = {
         "recent_runs",
         "recent_failures",
         "version",
+        "meta",
     },
     "mail": {
         "subscriber",

@@ -157,6 +157,9 @@ def build_app(
     templates = _templates(config)
     store = open_store(config.resolve(config.store.path), busy_timeout_ms=config.store.busy_timeout)
     _sync_categories(config, store)
+    from .jobs.resanitize import upgrade_text
+
+    upgrade_text(store, now=clock())
     return App(
         config=config,
         store=store,

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from .text import slugify
 
 Outcome = Literal["added", "updated", "unchanged", "failed"]
+
+# What a job run did (the runner records "interrupted" for an incomplete run that a
+# shutdown cut short, and "missed" for a fire time beyond its grace).
+JobOutcome = Literal["ok", "skipped", "incomplete", "failed"]
+RunStatus = Literal["ok", "skipped", "failed", "interrupted", "missed"]
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """One run of a job: its outcome, a JSON-able summary, and why when not ok."""
+
+    outcome: JobOutcome
+    summary: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

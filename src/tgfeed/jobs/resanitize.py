@@ -7,13 +7,15 @@ HTML, so a text node starting with U+0338 composed with the tag's ``>`` into
 as today's ingest would write it, and stores the rows that change (their
 ``updated`` moves to now, so feed readers fetch the repaired entry).
 
-It uses only the store's public reads and ``upsert``: a migration can call it
-with the open store; ``tgfeed resanitize`` runs it by hand.
+It uses only the store's public reads and ``upsert``. ``upgrade_text`` runs it once
+per store, automatically, when the store was written by an older text pipeline (the
+``text_pipeline`` meta key); ``tgfeed resanitize`` runs it by hand.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +23,12 @@ from datetime import datetime
 from ..model import Article
 from ..sanitize import paragraphs_html, sanitize_html
 from ..store import Store
+
+log = logging.getLogger("tgfeed.store")
+
+# The version of the form ingest stores text in. Raise it when the pipeline changes
+# what it writes: every store re-sanitises its rows once, at its next open.
+TEXT_PIPELINE = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +73,24 @@ def resanitize(
         for start in range(0, len(changed), batch):
             store.articles.upsert(changed[start : start + batch], now=now)
     return ResanitizeResult(checked, tuple(a.id for a in changed))
+
+
+def upgrade_text(store: Store, *, now: datetime) -> ResanitizeResult | None:
+    """Re-sanitise a store written by an older text pipeline, once. Under the write
+    lock, so two processes opening the store together do the work once; logs how
+    many rows changed. ``None`` when the store is already current."""
+    if store.articles.meta("text_pipeline") == TEXT_PIPELINE:
+        return None
+    with store.write():
+        if store.articles.meta("text_pipeline") == TEXT_PIPELINE:
+            return None
+        result = resanitize(store, now=now)
+        store.articles.set_meta("text_pipeline", TEXT_PIPELINE)
+    if result.changed:
+        log.warning(
+            "re-sanitised the stored HTML of %d of %d articles (text pipeline %s)",
+            len(result.changed),
+            result.checked,
+            TEXT_PIPELINE,
+        )
+    return result

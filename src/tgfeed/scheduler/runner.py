@@ -19,19 +19,21 @@ from typing import Any
 from ..app import App
 from ..config import JobConfig
 from ..errors import TgfeedError
-from ..model import BatchResult
+from ..model import BatchResult, JobOutcome, JobResult, RunStatus
 from ..text import format_vi_datetime, iso_local
 
 log = logging.getLogger("tgfeed.scheduler")
 
-JobFunc = Callable[[App, JobConfig, datetime | None, bool], Awaitable[Any]]
+JobFunc = Callable[[App, JobConfig, datetime | None, bool], Awaitable[JobResult]]
 
 
 @dataclass(frozen=True, slots=True)
 class RunOutcome:
+    """A recorded run: the job, its row in the store, and what was recorded."""
+
     job: str
     run_id: int
-    outcome: str  # ok, failed, skipped
+    outcome: RunStatus
     summary: dict[str, Any] | None
     error: str | None
 
@@ -64,46 +66,68 @@ def summarize(result: Any) -> dict[str, Any] | None:
 
 
 # -- the job kinds --------------------------------------------------------------
+# Each returns a JobResult; a job's own failure may also raise (recorded as failed).
 
 
-async def _build_feeds(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
+async def _build_feeds(
+    app: App, job: JobConfig, scheduled: datetime | None, dry: bool
+) -> JobResult:
     from ..jobs.feeds import build_feeds
 
     result = build_feeds(app, dry_run=dry)
+    summary = summarize(result) or {}
     if result.failures:
         # The feeds that could be written were; the run still fails, so it is alerted.
-        raise TgfeedError(
+        return JobResult(
+            "failed",
+            summary,
             f"{len(result.failures)} feed file(s) not written: "
-            + "; ".join(f"{path}: {reason}" for path, reason in result.failures[:5]),
-            hint="check the disk and the permissions of [feeds] output_dir",
+            + "; ".join(f"{path}: {reason}" for path, reason in result.failures[:5])
+            + " (check the disk and the permissions of [feeds] output_dir)",
         )
-    return result
+    return JobResult("ok", summary)
 
 
-async def _send_digest(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
+# The digest's own states, as job outcomes.
+_DIGEST_OUTCOMES: dict[str, JobOutcome] = {
+    "sent": "ok",
+    "skipped": "skipped",
+    "incomplete": "incomplete",
+    "failed": "failed",
+}
+
+
+async def _send_digest(
+    app: App, job: JobConfig, scheduled: datetime | None, dry: bool
+) -> JobResult:
     from ..jobs.digest import send_digest
 
     # The week comes from the scheduled fire time: a late run sends the right week.
-    return await send_digest(app, fire_time=scheduled or app.now(), dry_run=dry)
+    result = await send_digest(app, fire_time=scheduled or app.now(), dry_run=dry)
+    outcome = _DIGEST_OUTCOMES.get(result.status, "ok")
+    reason = result.error
+    if outcome == "incomplete" and not reason:
+        reason = "the run ended with deliveries pending"
+    return JobResult(outcome, summarize(result) or {}, reason)
 
 
-async def _crawl(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
+async def _crawl(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> JobResult:
     from ..jobs.crawl import check_sources, crawl
 
     results = await crawl(app, job.source, dry_run=dry)
     if not dry:
         # A source that keeps failing fails the run: it shows in status and alerts.
         check_sources(app, results)
-    return {name: dict(r.counts) for name, r in results.items()}
+    return JobResult("ok", {name: dict(r.counts) for name, r in results.items()})
 
 
-async def _cleanup(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
+async def _cleanup(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> JobResult:
     cutoff = app.now() - timedelta(days=180)
     pruned = 0 if dry else app.store.jobs.prune(cutoff)
     if not dry:
         app.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         app.store.db.execute("PRAGMA optimize")
-    return {"job_runs_pruned": pruned}
+    return JobResult("ok", {"job_runs_pruned": pruned})
 
 
 async def _process_inbox(app: App, job: JobConfig, scheduled: datetime | None, dry: bool) -> Any:
@@ -149,41 +173,44 @@ async def run_job(
         result = await KINDS[job.kind](app, job, scheduled_at, dry_run)
     except Exception as exc:
         error = exc.message if isinstance(exc, TgfeedError) else f"{type(exc).__name__}: {exc}"
-        log.error("job %s failed: %s", name, error)
         log.debug("%s", traceback.format_exc())
-        js.finish_run(run_id, "failed", app.now(), error=error)
-        await alert(
-            app,
-            name,
-            f"[tgfeed] Công việc {name} thất bại",
-            _failure_text(app, name, job, scheduled_at, error),
-        )
-        return RunOutcome(name, run_id, "failed", None, error)
-    summary = summarize(result)
-    status = summary.get("status") if summary else None
-    if status == "incomplete":
-        if app.runtime.stopping is not None and app.runtime.stopping.is_set():
-            # Stopped by SIGTERM/SIGINT: resumed at the next start, not a failure.
-            js.finish_run(run_id, "interrupted", app.now(), summary, error=summary_error(summary))
-            return RunOutcome(name, run_id, "interrupted", summary, summary_error(summary))
-        error = summary_error(summary) or "the run ended with deliveries pending"
-        js.finish_run(run_id, "failed", app.now(), summary, error=error)
-        await alert(
-            app,
-            name,
-            f"[tgfeed] Công việc {name} chưa hoàn tất",
-            _failure_text(app, name, job, scheduled_at, error),
-        )
-        return RunOutcome(name, run_id, "failed", summary, error)
-    outcome = "skipped" if status == "skipped" else "ok"
-    js.finish_run(run_id, outcome, app.now(), summary)
-    log.info("job %s %s: %s", name, outcome, summary)
-    return RunOutcome(name, run_id, outcome, summary, None)
+        result = JobResult("failed", {}, error)
+    return await _record(app, name, job, run_id, scheduled_at, result)
 
 
-def summary_error(summary: dict[str, Any] | None) -> str | None:
-    value = summary.get("error") if summary else None
-    return str(value) if value else None
+async def _record(
+    app: App,
+    name: str,
+    job: JobConfig,
+    run_id: int,
+    scheduled_at: datetime | None,
+    result: JobResult,
+) -> RunOutcome:
+    """Store the run's end from its JobResult; alert when it failed or is incomplete."""
+    js = app.store.jobs
+    summary = result.summary or None
+    status: RunStatus
+    if result.outcome in ("ok", "skipped"):
+        status = result.outcome
+        js.finish_run(run_id, status, app.now(), summary)
+        log.info("job %s %s: %s", name, status, summary)
+        return RunOutcome(name, run_id, status, summary, None)
+    error = result.reason or "the run did not finish"
+    stopping = app.runtime.stopping
+    if result.outcome == "incomplete" and stopping is not None and stopping.is_set():
+        # Stopped by SIGTERM/SIGINT: resumed at the next start, not a failure.
+        js.finish_run(run_id, "interrupted", app.now(), summary, error=result.reason)
+        return RunOutcome(name, run_id, "interrupted", summary, result.reason)
+    log.error("job %s failed: %s", name, error)
+    js.finish_run(run_id, "failed", app.now(), summary, error=error)
+    what = "thất bại" if result.outcome == "failed" else "chưa hoàn tất"
+    await alert(
+        app,
+        name,
+        f"[tgfeed] Công việc {name} {what}",
+        _failure_text(app, name, job, scheduled_at, error),
+    )
+    return RunOutcome(name, run_id, "failed", summary, error)
 
 
 def _failure_text(

@@ -1,4 +1,5 @@
-"""The polite, guarded HTTP client (the only module importing httpx).
+"""The polite, guarded HTTP client (the only module importing httpx; the SSRF guard it
+connects through is ``sources.netguard``).
 
 Politeness and safety, per source: a concurrency limit and a per-host delay
 (raised to robots.txt's Crawl-delay), robots.txt honoured, an identifying
@@ -16,13 +17,10 @@ The incremental site crawl built on it is in ``sources.site``.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
-import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib import robotparser
 from urllib.parse import urljoin, urlsplit
 
@@ -40,6 +38,7 @@ from .links import (
     page_text,
     redirect_targets,
 )
+from .netguard import BlockedAddress, GuardedBackend
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 MAX_RETRY_WAIT = 60.0
@@ -60,73 +59,6 @@ class _Retry(Exception):
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
-
-
-class BlockedAddress(Exception):
-    """The SSRF guard refused a host that resolves to a non-public address."""
-
-    def __init__(self, host: str, address: str) -> None:
-        super().__init__(
-            f"refused: {host} resolves to the non-public address {address} "
-            "(set allow_private = true for an intranet source)"
-        )
-
-
-def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    )
-
-
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves the host itself, refuses non-public addresses, connects to the checked IP."""
-
-    def __init__(self) -> None:
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        for address in addresses:
-            if not is_public(address):
-                raise BlockedAddress(host, address)
-        error: Exception = httpcore.ConnectError(f"no address for {host}")
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        raise error
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress(path, "unix socket")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +148,7 @@ class Fetcher:
                 max_connections=limits.max_connections,
                 max_keepalive_connections=limits.max_keepalive_connections,
                 keepalive_expiry=limits.keepalive_expiry,
-                network_backend=_GuardedBackend(),
+                network_backend=GuardedBackend(),
             )
         self._client = httpx.AsyncClient(
             transport=transport,

@@ -69,6 +69,19 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
         """Grows whenever articles change; caches compare it to know they are stale."""
         return int(self._db.value("SELECT value FROM meta WHERE key = 'articles_version'"))
 
+    def meta(self, key: str) -> str | None:
+        """A value of the store's ``meta`` table (versions of stored forms)."""
+        value = self._db.value("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if value is None else str(value)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._db.write():
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
     def _bump(self) -> None:
         self._db.execute(
             "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'articles_version'"
