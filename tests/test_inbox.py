@@ -21,6 +21,7 @@ from tgfeed.jobs.digest import send_digest
 from tgfeed.jobs.inbox import LEASE, process_inbox
 from tgfeed.loader import loads
 from tgfeed.procs import holder_id
+from tgfeed.scheduler.runner import run_job
 
 from .conftest import write_config
 from .inbox_support import (
@@ -387,3 +388,18 @@ def test_status_shows_the_inbox(inbox_app: App, tmp_path: Path) -> None:
     assert "inbox: 1 unsubscribe request(s), 0 hard and 0 soft bounce(s), 0 other" in r.stdout
     st = json.loads(run("status", "--json", cwd=tmp_path).stdout)
     assert st["inbox"]["counts"]["unsubscribe"] == 1
+
+
+def test_the_scheduled_run_fails_and_says_why_when_a_message_was_not_processed(
+    inbox_app: App, tmp_path: Path
+) -> None:
+    app = inbox_app
+    deliver(tmp_path / "inbox", unsubscribe_request("binh@example.vn", mid="<j1@x>"))
+    (tmp_path / "inbox" / "new" / "0000.broken").mkdir()
+    outcome = asyncio.run(run_job(app, "process_inbox", trigger="schedule"))
+    assert outcome.outcome == "failed"
+    assert outcome.error is not None
+    assert outcome.error.startswith("inbox: 1 message(s) not processed: new/0000.broken")
+    assert outcome.summary is not None and outcome.summary["unsubscribed"] == 1
+    (tmp_path / "inbox" / "new" / "0000.broken").rmdir()
+    assert asyncio.run(run_job(app, "process_inbox", trigger="schedule")).outcome == "ok"
