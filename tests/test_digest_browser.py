@@ -1,7 +1,8 @@
 """In Chromium: subscribe through the form → the confirmation arrives in the
 outbox → its link opens a page with a button (still pending) → the click
 activates → the digest's unsubscribe page works. The public pages and the
-digest (even with its <style> stripped) fit a 375 px phone screen."""
+digest (even with its <style> stripped) fit a 375 px phone screen; an approver opens
+the preview and approves."""
 
 from __future__ import annotations
 
@@ -80,6 +81,46 @@ def test_subscribe_confirm_unsubscribe_in_a_browser(
             # The web copy linked from the message renders too.
             page.goto(f"{srv.url}/digests/2026-W48")
             assert "Bản tin tuần 48/2026" in page.locator("h1").inner_text()
+        finally:
+            page.close()
+
+
+@pytest.mark.browser
+def test_an_approver_opens_the_preview_and_approves_in_a_browser(
+    app_factory: Callable[..., App], live_server: Callable[[Any], Any], browser: Any
+) -> None:
+    approver = "pho.ban@tuyengiaohungyen.vn"
+    app = app_factory(f'[digest]\napproval = true\napprovers = ["{approver}"]\n', samples=True)
+    app.store.mail.add_subscriber(
+        "can.bo@example.vn", now=app.now(), status="active", origin="test"
+    )
+    web = create_app(app, scheduler=False)
+    srv = live_server(web)
+    app = with_public_url(web, app, srv.url)
+    with srv:
+        with ThreadPoolExecutor(1) as pool:
+            result = pool.submit(asyncio.run, send_digest(app, week="2026-W48")).result()
+        assert result.status == "draft"
+        (draft,) = wait_for_mail(app, 1)
+        assert draft["To"].addresses[0].addr_spec == approver
+        text = draft.get_body(("plain",))
+        assert text is not None
+        link = next(line for line in text.get_content().splitlines() if "/approve/" in line).strip()
+        page = browser.new_page(locale="vi-VN")
+        try:
+            page.goto(link)
+            assert page.locator("h1").inner_text() == "Duyệt bản tin tuần 2026-W48"
+            frame = page.frame_locator("iframe")
+            assert "Bản tin tuần 48/2026" in frame.locator("body").inner_text()
+            record = app.store.mail.digest("2026-W48")
+            assert record is not None and record.status == "draft"  # opening changes nothing
+            page.click("#approve")
+            page.wait_for_selector("#result")
+            assert "Bạn đã duyệt bản tin" in page.locator("#result").inner_text()
+            msgs = wait_for_mail(app, 2)
+            assert [m["To"].addresses[0].addr_spec for m in msgs[1:]] == ["can.bo@example.vn"]
+            record = app.store.mail.digest("2026-W48")
+            assert record is not None and record.approved_by == approver
         finally:
             page.close()
 

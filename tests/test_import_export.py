@@ -46,6 +46,26 @@ def test_importing_twice_leaves_one_copy(app: App) -> None:
     }
 
 
+def test_a_dry_run_import_predicts_each_outcome_and_stores_nothing(
+    app: App, tmp_path: Path
+) -> None:
+    """The one ingest path's dry run: what a real import would do, with nothing stored."""
+    lines = SAMPLES.read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    (tmp_path / "one.jsonl").write_text(lines[0] + "\n", encoding="utf-8")
+    import_paths(app, [tmp_path / "one.jsonl"])
+    changed = {**first, "title": first["title"] + " (cập nhật)"}
+    (tmp_path / "two.jsonl").write_text(
+        json.dumps(changed, ensure_ascii=False) + "\n" + lines[1] + "\n" + lines[0] + "\n",
+        encoding="utf-8",
+    )
+    version = app.store.articles.version
+    dry = import_paths(app, [tmp_path / "two.jsonl"], dry_run=True)
+    assert dry.counts == {"added": 1, "updated": 1, "unchanged": 1, "failed": 0}
+    assert app.store.articles.version == version and app.store.articles.count() == 1
+    assert len(app.store.articles.recent_runs(5)) == 1  # a dry run is not recorded
+
+
 def test_export_import_export_is_byte_identical(
     app_factory: Callable[..., App], tmp_path: Path, seed_dir: Path
 ) -> None:

@@ -1,5 +1,6 @@
 """A job's typed result decides what is recorded and who is told: ``ok`` and ``skipped``
-are recorded as such, ``failed`` and ``incomplete`` are recorded failed with their reason
+are recorded as such, ``held`` (a digest waiting for fresh sources, which alerted
+itself) is recorded with its reason, ``failed`` and ``incomplete`` are recorded failed with their reason
 and alert the administrator, and an ``incomplete`` run cut short by a shutdown is
 recorded ``interrupted`` without an alert."""
 
@@ -39,6 +40,7 @@ def _alerts(tmp_path: Path) -> int:
     [
         (JobResult("ok", {"pruned": 3}), "ok", None, 0),
         (JobResult("skipped", {"week": "2026-W48"}, "nothing to send"), "skipped", None, 0),
+        (JobResult("held", {"week": "2026-W48"}, "crawl failed"), "held", "crawl failed", 0),
         (JobResult("failed", {}, "relay refused"), "failed", "relay refused", 1),
         (JobResult("incomplete", {"pending": 2}, "2 pending"), "failed", "2 pending", 1),
         (JobResult("incomplete", {"pending": 2}), "failed", "the run did not finish", 1),

@@ -346,3 +346,42 @@ def test_inline_text_and_blocks_are_separate_lines() -> None:
         html_page(f"Dòng đầu<p>{LONG}</p>Dòng cuối cùng của bài viết này"), PageSource("p.html")
     )
     assert a.body_text.split("\n\n") == ["Dòng đầu", LONG, "Dòng cuối cùng của bài viết này"]
+
+
+SECOND = "Hội nghị đã thống nhất các giải pháp trọng tâm cho những tháng cuối năm 2026."
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # the body wrapped in a <div>, as editors' pasted content often is
+        f'<div><p>{LONG}</p><p>{SECOND}</p><p style="text-align: right;"><strong>NT</strong></p></div>',
+        # the signature line in a <div> of its own
+        f'<p>{LONG}</p><p>{SECOND}</p><div style="text-align: right;"><b>NT</b></div>',
+        # both, with an empty paragraph after it
+        f"<div><p>{LONG}</p><div><p>{SECOND}</p></div><div><p><b>NT</b></p></div></div><p> </p>",
+    ],
+    ids=["body-in-a-div", "signature-in-a-div", "nested-divs"],
+)
+def test_signature_in_a_div_is_taken_out_of_the_body_html(content: str) -> None:
+    """The signature is stored apart: it must not also close the body's HTML
+    (a feed would show it twice, and body_html would disagree with body_text)."""
+    a = parse_html(html_page(content), PageSource("p.html"))
+    assert a.signature == "NT"
+    assert a.body_text == f"{LONG}\n\n{SECOND}"
+    assert "NT" not in a.body_html
+    assert LONG in a.body_html and SECOND in a.body_html
+
+
+def test_signature_removal_keeps_what_shares_its_block() -> None:
+    """Only an element holding nothing but the signature goes; a paragraph ending
+    in it (after a line break) and images stay."""
+    a = parse_html(
+        html_page(f'<p>{LONG}</p><p>{SECOND}</p><p><img src="/anh/1.jpg"></p><p>NT</p>'),
+        PageSource("p.html"),
+    )
+    assert a.signature == "NT" and "NT" not in a.body_html and "/anh/1.jpg" in a.body_html
+    b = parse_html(html_page(f"<p>{LONG}</p><p>{SECOND}<br>NT</p>"), PageSource("p.html"))
+    assert b.signature == "NT" and SECOND in b.body_html
+    c = parse_html(html_page(f'<p>{LONG}</p><p><img src="/anh/2.jpg"> NT</p>'), PageSource("p"))
+    assert c.signature == "NT" and "/anh/2.jpg" in c.body_html

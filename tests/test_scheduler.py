@@ -135,6 +135,7 @@ def test_missed_run_within_grace_runs_once(
 ) -> None:
     clock.value = MONDAY_7 - timedelta(days=2)
     app = app_factory(DIGEST_ONLY, samples=True)
+    app.store.mail.add_subscriber("ban.doc@example.vn", now=app.now(), status="active")
     _start_and_settle(app)  # the service first knows the job on Saturday
     clock.value = MONDAY_7 + timedelta(hours=2)  # down at 07:00, back at 09:00
     _start_and_settle(app)
@@ -244,3 +245,108 @@ def test_reload_applies_valid_and_refuses_invalid(
         await service.stop()
 
     asyncio.run(go())
+
+
+HELD = """
+[admin]
+alert_to = ["cntt@tuyengiaohungyen.vn"]
+alert_interval = "2h"
+[[sources]]
+name = "drop"
+kind = "directory"
+path = "missing-drop"
+[schedule.jobs.crawl_site]
+kind = "ingest"
+source = "drop"
+every = "1h"
+[schedule.jobs.weekly_digest]
+kind = "send_digest"
+cron = "0 7 * * mon"
+misfire_grace = "1h"
+after = ["crawl_site"]
+[digest]
+hold_retry = "20m"
+"""
+
+
+def test_a_held_digest_is_retried_within_its_grace_then_given_up(
+    app_factory: Callable[..., App], clock: FixedClock
+) -> None:
+    """The scheduler's follow-up of a held week: a retry timer every hold_retry while
+    the fire time plus misfire_grace lasts, then one alert and no more timers."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from tgfeed.scheduler.followups import after_run
+
+    clock.value = MONDAY_7
+    app = app_factory(HELD, samples=True)
+    app.store.mail.add_subscriber("a@example.vn", now=app.now(), status="active")
+
+    async def go() -> list[datetime | None]:
+        service = SchedulerService(app)
+        service.scheduler = AsyncIOScheduler(timezone="UTC")
+        service.scheduler.start(paused=True)  # timers are looked at, never fired
+        seen: list[datetime | None] = []
+        try:
+            for _ in range(4):
+                outcome = await run_job(app, "weekly_digest", scheduled_at=MONDAY_7)
+                assert outcome.outcome == "held", outcome
+                await after_run(service, "weekly_digest", outcome, MONDAY_7)
+                job = service.scheduler.get_job("weekly_digest:retry")
+                seen.append(job.trigger.run_date if job is not None else None)
+                if job is not None:
+                    job.remove()
+                clock.advance(20 * 60)
+        finally:
+            service.scheduler.shutdown(wait=False)
+        return seen
+
+    seen = asyncio.run(go())
+    step = timedelta(minutes=20)
+    assert seen == [MONDAY_7 + step, MONDAY_7 + 2 * step, MONDAY_7 + 3 * step, None]
+    record = app.store.mail.digest("2026-W48")
+    assert record is not None and record.status == "held"
+    assert "drop folder does not exist" in (app.store.jobs.last_run("weekly_digest") or {})["error"]
+    subjects = _alerts(app)
+    assert sum("đang tạm giữ" in s for s in subjects) == 1  # one per alert_interval
+    assert sum("hết thời gian chờ nguồn tin" in s for s in subjects) == 1
+
+
+def test_a_draft_gets_a_deadline_timer_and_the_timer_applies_on_deadline(
+    app_factory: Callable[..., App], clock: FixedClock
+) -> None:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from tgfeed.scheduler.followups import _deadline_due, after_run, rearm
+
+    clock.value = MONDAY_7
+    app = app_factory(
+        DIGEST_ONLY + '[digest]\napproval = true\napprovers = ["duyet@example.vn"]\n'
+        'approval_deadline = "Mon 11:00"\non_deadline = "send"\n',
+        samples=True,
+    )
+    app.store.mail.add_subscriber("a@example.vn", now=app.now(), status="active")
+
+    async def go() -> tuple[datetime | None, datetime | None]:
+        service = SchedulerService(app)
+        service.scheduler = AsyncIOScheduler(timezone="UTC")
+        service.scheduler.start(paused=True)
+        try:
+            outcome = await run_job(app, "weekly_digest", scheduled_at=MONDAY_7)
+            await after_run(service, "weekly_digest", outcome, MONDAY_7)
+            armed = service.scheduler.get_job("deadline:2026-W48")
+            first = armed.trigger.run_date if armed else None
+            service.scheduler.remove_all_jobs()
+            rearm(service)  # a restart re-arms it
+            again = service.scheduler.get_job("deadline:2026-W48")
+            clock.advance(4 * 3600 + 1)
+            await _deadline_due(service, "2026-W48")
+            return first, again.trigger.run_date if again else None
+        finally:
+            service.scheduler.shutdown(wait=False)
+
+    first, again = asyncio.run(go())
+    deadline = MONDAY_7 + timedelta(hours=4)  # Monday 11:00 local
+    assert first == deadline and again == deadline
+    record = app.store.mail.digest("2026-W48")
+    assert record is not None and record.status == "sent" and record.approved_by == "scheduler"

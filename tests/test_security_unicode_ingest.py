@@ -5,6 +5,7 @@ and an HTML page, a JSON Lines and a CSV record, a foreign Atom feed's
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import logging
@@ -100,13 +101,17 @@ def test_a_store_from_the_old_pipeline_is_repaired_once_at_its_next_open(
         body_text=U0338,
         body_html=old_form,
     )
-    app.store.articles.upsert([broken], now=FIXED_NOW)
+    other = dataclasses.replace(
+        broken, id="tag:x,2018:broken2", url=broken.url.replace("9002", "9003")
+    )
+    app.store.articles.upsert([broken, other], now=FIXED_NOW)
     app.store.articles.set_meta("text_pipeline", "1")
     with caplog.at_level(logging.WARNING, logger="tgfeed.store"):
         reopened = app_factory()
-    fixed = reopened.store.articles.get(broken.id)
-    assert fixed is not None and fixed.body_html == f"<p>&#x338;{U0338[1:]}</p>"
-    assert "re-sanitised the stored HTML of 1 of 1 articles" in caplog.text
+    for row in (broken, other):
+        fixed = reopened.store.articles.get(row.id)
+        assert fixed is not None and fixed.body_html == f"<p>&#x338;{U0338[1:]}</p>"
+    assert "re-sanitised the stored HTML of 2 of 2 articles" in caplog.text
     assert reopened.store.articles.meta("text_pipeline") == TEXT_PIPELINE
     # Current now: a row written in the old form afterwards is not rescanned at open.
     reopened.store.db.conn.execute(

@@ -29,6 +29,7 @@ from tgfeed.store import (
     Store,
     open_store,
 )
+from tgfeed.store.digest_states import Bodies
 from tgfeed.store.inbox import LogEntry
 
 NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
@@ -96,6 +97,16 @@ WRITES: dict[str, Callable[[Store], Any]] = {
     ),
     "mail.skip_digest": lambda s: s.mail.skip_digest("2026-W50", subject="s", now=NOW),
     "mail.finish_digest": lambda s: s.mail.finish_digest(1, now=NOW),
+    "mail.prepare_digest": lambda s: s.mail.prepare_digest(
+        "2026-W51", "skipped", Bodies("s", 0), actor="t", reason="no articles", now=NOW
+    ),
+    "mail.transition": lambda s: s.mail.transition(
+        "2026-W48", "sent", expect=("sending",), actor="t", reason="", now=NOW
+    ),
+    "mail.open_resend": lambda s: s.mail.open_resend("2026-W48", "failed", actor="t", now=NOW),
+    "mail.record_manual_copy": lambda s: s.mail.record_manual_copy(
+        "2026-W48", "x@example.vn", actor="t", reply="250", now=NOW
+    ),
     "mail.mark_sent": lambda s: s.mail.mark_sent(1, 1, reply="250 ok", now=NOW),
     "mail.commit": lambda s: (
         s.mail.mark_sent(1, 1, reply="x", now=NOW, commit=False),
@@ -164,6 +175,12 @@ READS = {
         "pending",
         "is_pending",
         "deliveries",
+        "events",
+        "has_draft",
+        "draft_web_html",
+        "drafts",
+        "delivery_status",
+        "manual_copies",
     },
     "jobs": {"recent_runs", "last_run", "failures", "state", "lease_holder"},
     "sources": {"cache_get", "recent_articles", "cache_count", "state", "files"},

@@ -312,6 +312,19 @@ class DigestSection(_Section):
     categories: list[str] = []
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DEADLINE = re.compile(r"^\s*([A-Za-z]{3})\s+(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_deadline(value: str) -> tuple[int, int, int]:
+    """``"Mon 11:00"`` → (weekday 0–6, hour, minute); ValueError otherwise."""
+    m = _DEADLINE.match(value)
+    day = m[1].lower() if m else ""
+    if not m or day not in WEEKDAYS or int(m[2]) > 23 or int(m[3]) > 59:
+        raise ValueError(f'not a weekday and a time like "Mon 11:00": {value!r}')
+    return WEEKDAYS.index(day), int(m[2]), int(m[3])
+
+
 class DigestConfig(_Section):
     enabled: bool = True
     categories: list[str] = ["thong-tin-tuyen-truyen/tin-tuc-hoat-dong"]
@@ -325,6 +338,27 @@ class DigestConfig(_Section):
     send_empty: bool = False
     token_max_age: Duration = 60 * 60 * 24 * 7 * 8
     confirm_max_age: Duration = 60 * 60 * 24 * 3
+    # Fresh sources: the scheduled digest is held when the newest ingest is older.
+    max_source_age: Duration | None = None
+    hold_retry: Duration = 900  # a held scheduled digest is retried this often, within grace
+    # Editorial approval (off by default): a draft mailed to approvers, sent once approved.
+    approval: bool = False
+    approvers: list[Email] = []
+    approval_deadline: str | None = None  # "Mon 11:00", local time
+    on_deadline: Literal["send", "hold"] = "hold"
+
+    @field_validator("approval_deadline")
+    @classmethod
+    def _deadline(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_deadline(value)
+        return value
+
+    @model_validator(mode="after")
+    def _approvers(self) -> DigestConfig:
+        if self.approval and not self.approvers:
+            raise ValueError('approval = true needs approvers = ["address", …]')
+        return self
 
     @field_validator("categories")
     @classmethod
@@ -375,6 +409,7 @@ class JobConfig(_Section):
     misfire_grace: Duration = 3600
     jitter: Duration = 0
     source: str | None = None
+    after: list[str] = []  # jobs run first, each time this one runs (e.g. ["crawl_site"])
 
     @field_validator("cron")
     @classmethod

@@ -36,6 +36,22 @@ def _cron_problems(data: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _after_problems(config: Config) -> list[str]:
+    """``after = [...]`` must name other jobs, without a cycle."""
+    jobs = config.schedule.jobs
+    problems = []
+    for name, job in sorted(jobs.items()):
+        for dep in job.after:
+            if dep == name:
+                problems.append(f"schedule.jobs.{name}.after: a job cannot run after itself")
+            elif dep not in jobs:
+                known = ", ".join(sorted(set(jobs) - {name})) or "none"
+                problems.append(f"schedule.jobs.{name}.after: no job named {dep!r} (jobs: {known})")
+            elif name in jobs[dep].after:
+                problems.append(f"schedule.jobs.{name}.after: {dep!r} runs after {name!r} too")
+    return problems
+
+
 def validate(data: dict[str, Any], *, source: Path | None = None) -> Config:
     """Validate parsed TOML; raise ConfigError listing every problem."""
     where = str(source) if source else "config"
@@ -44,6 +60,8 @@ def validate(data: dict[str, Any], *, source: Path | None = None) -> Config:
         config = Config.model_validate(data)
     except ValidationError as exc:
         problems = [describe_error(e) for e in exc.errors()]
+    else:
+        problems = _after_problems(config)
     problems += _cron_problems(data)
     if problems:
         raise ConfigError(

@@ -12,8 +12,9 @@ Outcome = Literal["added", "updated", "unchanged", "failed"]
 
 # What a job run did (the runner records "interrupted" for an incomplete run that a
 # shutdown cut short, and "missed" for a fire time beyond its grace).
-JobOutcome = Literal["ok", "skipped", "incomplete", "failed"]
-RunStatus = Literal["ok", "skipped", "failed", "interrupted", "missed"]
+# "held": the digest waits for fresh sources (it alerted; the scheduler retries).
+JobOutcome = Literal["ok", "skipped", "held", "incomplete", "failed"]
+RunStatus = Literal["ok", "skipped", "held", "failed", "interrupted", "missed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,18 @@ class SearchHit:
 
 Status = Literal["pending", "active", "unsubscribed", "bounced"]
 STATUSES: tuple[Status, ...] = ("pending", "active", "unsubscribed", "bounced")
-DigestStatus = Literal["sending", "sent", "skipped"]
+# A week's lifecycle (docs/digest.md "States"): draft → approved → sending → sent,
+# or skipped / held / rejected, which a later send re-evaluates.
+DigestStatus = Literal["draft", "approved", "sending", "sent", "skipped", "held", "rejected"]
+DIGEST_STATUSES: tuple[DigestStatus, ...] = (
+    "draft",
+    "approved",
+    "sending",
+    "sent",
+    "skipped",
+    "held",
+    "rejected",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +166,22 @@ class DigestRecord:
     failed: int
     created_at: datetime
     finished_at: datetime | None
+    deadline_at: datetime | None = None  # approval: when digest.on_deadline applies
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEvent:
+    """One row of a week's append-only audit trail: a state change, who, when, why."""
+
+    id: int
+    week: str
+    from_status: str | None  # None: the week's first record
+    to_status: str
+    actor: str  # "scheduler", "cli:<user>", an approver's address, "web"
+    reason: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

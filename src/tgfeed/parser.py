@@ -282,6 +282,25 @@ def _lines(node: LexborNode) -> list[str]:
     return out
 
 
+def _holder(content: LexborNode, line: str) -> LexborNode | None:
+    """The outermost element inside ``content`` that holds nothing but ``line``
+    (no other text, no image), the last one there is: a signature can sit in a
+    ``<p>``, in a ``<div>`` of its own, or in a wrapper around the whole body."""
+
+    def only(node: LexborNode) -> bool:
+        return clean_line(node.text()) == line and node.css_first("img") is None
+
+    last = None
+    for node in content.css("*"):
+        if only(node):
+            last = node
+    if last is None:
+        return None
+    while (parent := last.parent) is not None and parent.mem_id != content.mem_id and only(parent):
+        last = parent
+    return last
+
+
 def parse_html(html: str, source: PageSource) -> Article:
     """An article from the site's HTML page (ASP.NET CMS markup)."""
     tree = LexborHTMLParser(xml_legal(html))  # text is normalised node by node
@@ -308,16 +327,12 @@ def parse_html(html: str, source: PageSource) -> Article:
     for bad in content.css("script, style, noscript, iframe"):
         bad.decompose()
     paragraphs = [p for p in (clean_line(line) for line in _lines(content)) if p]
-    blocks = [
-        b
-        for b in content.css("p, h2, h3, h4, figure, table, ul, ol, blockquote")
-        if b.parent is not None and b.parent.mem_id == content.mem_id
-    ]
     signature = None
     if len(paragraphs) >= 2 and _is_signature(paragraphs[-1]):
         signature = paragraphs.pop()
-        if blocks and clean_line(blocks[-1].text()) == signature:
-            blocks[-1].decompose()
+        holder = _holder(content, signature)
+        if holder is not None:
+            holder.decompose()
     base = url or source.site_url + "/"
     body_html = sanitize_html(content.inner_html or "", base)
     if not paragraphs:

@@ -132,12 +132,19 @@ def sanitize_html(fragment: str, base_url: str | None = None, images: Images = "
     return _EMPTY_P.sub("", settle_markup(out)).strip()
 
 
+# The XML-illegal characters that are ASCII (nh3 writes ``&#1;`` out as U+0001).
+_ASCII_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _settled(markup: str) -> bool:
     """True when `settle_markup` would leave ``markup`` as it is (checked fast)."""
-    if not markup.isascii():
+    if markup.isascii():
+        if _ASCII_ILLEGAL.search(markup):
+            return False
+    else:
         if not unicodedata.is_normalized("NFC", markup) or clean(markup) != markup:
             return False
-        for part in markup.split(">")[1:]:
+        for part in markup.split(">"):  # the text after each tag, and before the first
             if part and unicodedata.category(part[0])[0] == "M":
                 return False
     return "\r" not in markup

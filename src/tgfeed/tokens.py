@@ -1,4 +1,4 @@
-"""Signed, expiring, URL-safe tokens for confirmation and unsubscribe links.
+"""Signed, expiring, URL-safe tokens for confirmation, unsubscribe and approval links.
 
 A token is 40 URL-safe characters: base64url of ``version | purpose | subject id |
 expiry`` (14 bytes) followed by the first 16 bytes of their HMAC-SHA256. Every
@@ -30,8 +30,9 @@ from .errors import ConfigError, TokenError
 
 log = logging.getLogger(__name__)
 
-Purpose = Literal["confirm", "unsubscribe"]
-_PURPOSES: dict[str, int] = {"confirm": 1, "unsubscribe": 2}
+Purpose = Literal["confirm", "unsubscribe", "approve"]
+# "approve": an approver's link to a week's draft (subject: see jobs.digest_approval).
+_PURPOSES: dict[str, int] = {"confirm": 1, "unsubscribe": 2, "approve": 3}
 _VERSION = 1
 _PAYLOAD = struct.Struct(">BBQI")  # version, purpose, subject id, expiry (unix seconds)
 _MAC_BYTES = 16

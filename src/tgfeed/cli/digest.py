@@ -1,9 +1,10 @@
-"""Commands of the digest concern: `tgfeed digest preview|send|status`, and the
-demo's digest step."""
+"""Commands of the digest concern: `tgfeed digest preview|send`, and the demo's
+digest step (`status`, `approve`, `reject`, `resend`: ``digest_admin``)."""
 
 from __future__ import annotations
 
 import asyncio
+import getpass
 import sys
 from pathlib import Path
 
@@ -17,14 +18,12 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from ..app import App
 from ..config import Config
 from ..errors import ConfigError
-from ..jobs.digest import DigestResult, check_week, preview_digest, send_digest
+from ..jobs.digest import DigestResult, preview_digest, send_digest
 from ..private import check_private
-from ..text import format_vi_datetime, last_complete_week
 from ..tokens import load_key
 from .base import cli, console, pass_app
 from .checks import EXTRA_CHECKS
@@ -34,6 +33,14 @@ DEMO_WEEK = "2026-W48"
 DEMO_SUBSCRIBER = "ban.doc@example.vn"
 
 _WEEK_HELP = "ISO week like 2026-W48 (default: the last complete week)."
+
+
+def cli_actor() -> str:
+    """Who runs a command, for the audit trail: ``cli:<user>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
 
 
 @cli.group()
@@ -62,12 +69,25 @@ def preview(app: App, week: str | None, out_dir: Path, open_: bool) -> None:
         click.launch(str(paths[0].resolve()))
 
 
+_PLAIN = {
+    "skipped": "no articles this week; nothing sent (recorded as skipped; a later send "
+    "re-evaluates it)",
+    "no-recipients": "no active subscriber; nothing sent (recorded as skipped: no recipients; "
+    "the administrator is alerted)",
+    "held": "held, nothing sent",
+}
+
+
 def describe(result: DigestResult) -> str:
     head = f"{result.week}: "
     if result.status == "test":
         return head + f"test message sent ({result.subject})"
-    if result.status == "skipped":
-        return head + "no articles this week; nothing sent (recorded as skipped)"
+    if result.status in _PLAIN:
+        why = f": {result.error}" if result.status == "held" and result.error else ""
+        return head + _PLAIN[result.status] + why
+    if result.status == "draft":
+        mailed = f"; mailed to {result.recipients} approver(s)" if result.recipients else ""
+        return head + f"draft awaiting approval{mailed} — {result.subject}"
     if result.status == "disabled":
         return head + "the digest is disabled ([digest] enabled = false)"
     if result.status == "dry-run":
@@ -81,7 +101,12 @@ def describe(result: DigestResult) -> str:
         + f" of {result.recipients}"
     )
     if result.status == "already-done":
-        return head + f"already sent ({counts}); a week is sent only once"
+        if result.error:
+            return head + result.error
+        return head + (
+            f"already sent ({counts}); a week is sent only once "
+            "(`tgfeed digest resend` reaches the rest)"
+        )
     line = head + f"{result.status}: {result.sent_now} sent now; {counts}"
     if result.error:
         line += f"\nstopped: {result.error}"
@@ -118,70 +143,13 @@ def send(app: App, week: str | None, dry_run: bool, to: str | None) -> None:
             progress.update(task, completed=done, total=total)
 
         result = asyncio.run(
-            send_digest(app, week=week, dry_run=dry_run, to=to, progress=on_progress)
+            send_digest(
+                app, week=week, dry_run=dry_run, to=to, progress=on_progress, actor=cli_actor()
+            )
         )
     console.print(describe(result), highlight=False, soft_wrap=True)
     if result.status == "incomplete":
         sys.exit(1)
-
-
-@digest.command()
-@click.option("--week", help="One week in detail (default: the recent weeks).")
-@pass_app
-def status(app: App, week: str | None) -> None:
-    """Recent digests and their delivery counts; with --week, its failures too."""
-    ms = app.store.mail
-    if week is None:
-        table = Table("tuần", "trạng thái", "tin", "người nhận", "đã gửi", "lỗi", "lúc", box=None)
-        records = ms.digests(limit=12)
-        for r in records:
-            counts = ms.delivery_counts(r.id)
-            table.add_row(
-                r.week,
-                r.status,
-                str(r.article_count),
-                str(r.recipients),
-                str(counts["sent"]),
-                str(counts["failed"]),
-                format_vi_datetime(r.created_at, app.tz),
-            )
-        if not records:
-            console.print(
-                f"no digest sent yet; the next is {last_complete_week(app.now(), app.tz)}"
-            )
-            return
-        console.print(table)
-        subs = ms.count_subscribers()
-        console.print(
-            "subscribers: " + ", ".join(f"{n} {st}" for st, n in subs.items()),
-            highlight=False,
-        )
-        return
-    week = check_week(week, app)
-    record = ms.digest(week)
-    if record is None:
-        console.print(f"{week}: not sent yet")
-        return
-    counts = ms.delivery_counts(record.id)
-    console.print(f"{record.week} [{record.status}] {record.subject}", soft_wrap=True)
-    console.print(
-        f"created {format_vi_datetime(record.created_at, app.tz)}"
-        + (
-            f", finished {format_vi_datetime(record.finished_at, app.tz)}"
-            if record.finished_at
-            else ""
-        )
-        + f"; {record.article_count} articles; recipients {record.recipients}: "
-        + ", ".join(f"{n} {s}" for s, n in counts.items()),
-        highlight=False,
-    )
-    for status_ in ("failed", "pending"):
-        rows = ms.deliveries(record.id, status=status_, limit=50)
-        if rows:
-            table = Table("email", "lần thử", "lỗi cuối", box=None, title=status_)
-            for row in rows:
-                table.add_row(row.email, str(row.attempts), row.last_error or "")
-            console.print(table)
 
 
 def demo_digest(app: App) -> None:
@@ -228,6 +196,15 @@ def check_digest(config: Config) -> tuple[list[str], list[str]]:
         + f"; up to {d.max_items} articles; from {config.mail.from_address}"
         + (f", DKIM {dkim.selector}._domainkey.{dkim.domain}" if dkim else "")
     ]
+    if d.approval:
+        lines.append(
+            f"digest approval: by {', '.join(d.approvers)}"
+            + (
+                f"; at {d.approval_deadline} nobody having approved: {d.on_deadline}"
+                if d.approval_deadline
+                else "; no deadline"
+            )
+        )
     return problems, lines
 
 

@@ -61,10 +61,11 @@ def jobs(app: App, as_json: bool) -> None:
         return
     table = Table("job", "kind", "trigger", "next fire times", "last run", box=None)
     for job in status["jobs"]:
+        after = job.get("after") or []
         table.add_row(
             job["name"] + ("" if job["enabled"] else " (off)"),
             job["kind"],
-            job["trigger"],
+            job["trigger"] + (f"\nafter {', '.join(after)}" if after else ""),
             "\n".join(job["next"]) or "—",
             _last(job["last"]),
         )

@@ -16,12 +16,13 @@ from datetime import datetime
 from ..app import App
 from ..config import SourceConfig
 from ..errors import IngestError, StoreError, TgfeedError
-from ..model import Article, BatchResult, CacheEntry, ItemResult, Outcome
+from ..model import Article, BatchResult, CacheEntry, ItemResult
 from ..sources import directory
 from ..sources.crawler import Fetcher
 from ..sources.feeds import articles_from_feed
 from ..sources.site import SiteCrawl
-from ..store import SourcesRepo, content_hash
+from ..store import SourcesRepo
+from .ingest import record_ingest, store_batch
 
 log = logging.getLogger("tgfeed.crawl")
 
@@ -100,36 +101,19 @@ class _Run:
         """
         pending, self.pending = self.pending, []
         cache, self.cache = self.cache, []
+        ok = store_batch(
+            self.app, [(label, art) for label, art, _ in pending], self.result, dry_run=self.dry_run
+        )
         if self.dry_run:
-            for label, art, _ in pending:
-                self.result.add(ItemResult(label, self._predict(art), art.id, "dry run"))
             return True
-        ok = True
-        if pending:
-            try:
-                outcomes = self.app.store.articles.upsert(
-                    [a for _, a, _ in pending], now=self.app.now()
-                )
-            except StoreError as exc:
-                for label, art, _ in pending:
-                    self.result.add(ItemResult(label, "failed", art.id, exc.message))
-                pending, ok = [], False
-            else:
-                for (label, _, _), res in zip(pending, outcomes, strict=True):
-                    self.result.add(ItemResult(label, res.outcome, res.article_id))
-        entries = [c for _, _, c in pending if c is not None] + cache
+        entries = [c for _, _, c in pending if c is not None] if ok else []
+        entries += cache
         if entries:
             try:
                 self.db.cache_put(entries)
             except Exception as exc:  # the articles are stored; only the cache is stale
                 log.warning("%s: cannot update the HTTP cache: %s", self.source.name, exc)
         return ok
-
-    def _predict(self, art: Article) -> Outcome:
-        old = self.app.store.articles.get(art.id)
-        if old is None:
-            return "added"
-        return "unchanged" if content_hash(old) == content_hash(art) else "updated"
 
 
 async def crawl_source(app: App, source: SourceConfig, *, dry_run: bool = False) -> BatchResult:
@@ -161,13 +145,11 @@ async def crawl_source(app: App, source: SourceConfig, *, dry_run: bool = False)
         run.failed(source.name, error)
     counts = {**run.result.counts, **run.counters}
     if not dry_run:
+        record_ingest(app, f"source:{source.name}", run.result, started=started)
         try:
-            app.store.articles.record_run(
-                f"source:{source.name}", run.result, started=started, finished=app.now()
-            )
             db.record_state(source.name, source.kind, now=app.now(), error=error, counts=counts)
         except StoreError as exc:
-            log.error("%s: cannot record the run: %s", source.name, exc.message)
+            log.error("%s: cannot record the source's state: %s", source.name, exc.message)
     c = run.result.counts
     log.info(
         "%s%s: %d added, %d updated, %d unchanged, %d failed%s",

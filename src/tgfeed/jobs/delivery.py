@@ -7,7 +7,9 @@ Temporary refusals (4xx) are retried with exponential backoff up to
 ``bounce_limit``. When the relay itself is unreachable every worker pauses
 (1×, 2×, 4×… ``retry_delay``); after ``max_attempts`` pauses the run stops and
 the remaining rows stay pending for the next run — nobody is blamed for an
-outage. See ``jobs.digest`` for the guarantee this gives.
+outage. ``jobs.retry`` decides which of these applies (a pure function, tested
+without sockets); this loop carries it out. See ``jobs.digest`` for the guarantee
+this gives.
 """
 
 from __future__ import annotations
@@ -20,18 +22,26 @@ from datetime import timedelta
 
 from ..app import App
 from ..digest.message import MessageTemplate
-from ..errors import MailError, PermanentMailError, StoreError, TemporaryMailError, TgfeedError
+from ..errors import MailError, StoreError, TemporaryMailError, TgfeedError
 from ..mail import Mailer, envelope_from
 from ..model import DigestRecord, Recipient
 from ..store import MailRepo, digest_lease
 from ..tokens import Signer
+from .retry import LEASE, Abort, Pause, Retry, RetryPolicy, decide
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]  # (done, total) after each recipient's final outcome
 
-LEASE_TTL = timedelta(seconds=120)
-LEASE_RENEW = 30.0
+LEASE_TTL = LEASE.ttl
+
+
+class _Group:
+    """The rows marked sent since the last commit, and whether their commit held."""
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+        self.committed = False
 
 
 class Delivery:
@@ -68,11 +78,12 @@ class Delivery:
         self._low_water = 0
         # Issued as of the digest's creation: a resent message is byte-identical.
         self._expires = record.created_at + timedelta(seconds=self.token_max_age)
-        self._batch: asyncio.Event | None = None
+        self._batch: _Group | None = None
         self._retries: set[asyncio.TimerHandle] = set()
-        self._outage_round = 0
+        self.policy = RetryPolicy.of(self.smtp, mailer.where)
+        self._outage_streak = 0  # pauses in a row since a message got through
         self._resume_at = 0.0
-        self._renewed = time.monotonic()
+        self._renewed = app.now()
         # Set by the service on SIGTERM/SIGINT: no new message starts, those on the wire
         # finish and are recorded, the rest stays pending for the next start.
         self._stopping = app.runtime.stopping
@@ -166,6 +177,8 @@ class Delivery:
                     self._idle.clear()
                     try:
                         requeued = await self._deliver(item, queue)
+                    except StoreError as exc:  # the ledger cannot be written (disk full)
+                        self._abort(exc.message)  # stop before sending more
                     finally:
                         self._in_flight -= 1
                         if not self._in_flight:
@@ -180,11 +193,19 @@ class Delivery:
             self.sent_now += 1
         if self.progress:
             self.progress(self.done, self.total)
-        if time.monotonic() - self._renewed > LEASE_RENEW:
-            self._renewed = time.monotonic()
-            self.app.store.jobs.renew_lease(
-                digest_lease(self.record.week), self.owner, now=self.app.now(), ttl=LEASE_TTL
-            )
+        self._renew()
+
+    def _renew(self) -> None:
+        """Renew the sending lease when it is due (``jobs.retry.LEASE``); stop if
+        another process took it over meanwhile (this one stalled past the lease):
+        two senders must never run side by side."""
+        now = self.app.now()
+        if LEASE.due(self._renewed, now):
+            self._renewed = now
+            lease = digest_lease(self.record.week)
+            if not self.app.store.jobs.renew_lease(lease, self.owner, now=now, ttl=LEASE.ttl):
+                holder = self.app.store.jobs.lease_holder(lease, now) or "another process"
+                self._abort(f"the sending lease was taken over by {holder}, which goes on")
 
     def _later(self, delay: float, queue: asyncio.Queue[Recipient], item: Recipient) -> None:
         """Put ``item`` back after ``delay`` seconds; it stays unfinished meanwhile."""
@@ -223,59 +244,66 @@ class Delivery:
             return False
         try:
             reply = await self.mailer.send(self.env_from, [item.email], message)
-        except PermanentMailError as exc:
-            bounced = ms.mark_failed(
-                digest_id,
-                sid,
-                error=exc.message,
-                now=self.app.now(),
-                permanent=True,
-                bounce_limit=self.bounce_limit,
-            )
-            log.warning("%s: refused: %s%s", item.email, exc.message, " (now bounced)" * bounced)
-            self._finished()
+        except MailError as exc:
+            return self._failed(item, exc, queue)
+        if not await self._record_sent(sid, reply):
             return False
-        except TemporaryMailError as exc:
-            if exc.connection:
-                ms.mark_retry(digest_id, sid, error=exc.message, now=self.app.now(), count=False)
-                if not self._outage(exc):
-                    return False
-                self._later(0, queue, item)  # not this recipient's fault: no attempt counted
-                return True
-            attempts = ms.mark_retry(digest_id, sid, error=exc.message, now=self.app.now())
-            if attempts >= self.smtp.max_attempts:
-                ms.mark_failed(
-                    digest_id,
-                    sid,
-                    error=f"gave up after {attempts} attempts: {exc.message}",
-                    now=self.app.now(),
-                    permanent=False,
-                    bounce_limit=self.bounce_limit,
-                )
-                self._finished()
-                return False
-            self._later(self.smtp.retry_delay * 2 ** (attempts - 1), queue, item)
-            return True
-        except MailError as exc:  # the setup is wrong: stop, leave the rest pending
-            self._abort(exc.message + (f" ({exc.hint})" if exc.hint else ""))
-            return False
-        await self._record_sent(sid, reply)
-        self._outage_round = 0
+        self._outage_streak = 0
         self._finished(sent=True)
         return False
 
-    async def _record_sent(self, subscriber_id: int, reply: str) -> None:
+    def _failed(self, item: Recipient, exc: MailError, queue: asyncio.Queue[Recipient]) -> bool:
+        """Carry out ``decide()`` for a failed attempt; True when ``item`` was put back."""
+        ms, digest_id, sid = self.ms, self.record.id, item.subscriber_id
+        attempts = 0
+        if isinstance(exc, TemporaryMailError):
+            # A connection failure is not this recipient's fault: no attempt counted.
+            attempts = ms.mark_retry(
+                digest_id, sid, error=exc.message, now=self.app.now(), count=not exc.connection
+            )
+            if exc.connection and time.monotonic() < self._resume_at:
+                self._later(0, queue, item)  # tried before the pause began: wait behind it
+                return True
+        decision = decide(exc, attempts, self._outage_streak, self.policy)
+        if isinstance(decision, Retry):
+            self._later(decision.after, queue, item)
+            return True
+        if isinstance(decision, Pause):
+            self._outage_streak += 1
+            self._resume_at = time.monotonic() + decision.after
+            log.warning("relay unreachable (%s); pausing %.1fs", exc.message, decision.after)
+            self._later(0, queue, item)  # the gate holds it until the pause is over
+            return True
+        if isinstance(decision, Abort):  # the setup is wrong or the relay stays down
+            self._abort(decision.reason)
+            return False
+        bounced = ms.mark_failed(
+            digest_id,
+            sid,
+            error=decision.reason,
+            now=self.app.now(),
+            permanent=decision.permanent,
+            bounce_limit=self.bounce_limit,
+        )
+        if decision.permanent:
+            log.warning("%s: refused: %s%s", item.email, exc.message, " (now bounced)" * bounced)
+        self._finished()
+        return False
+
+    async def _record_sent(self, subscriber_id: int, reply: str) -> bool:
         """Mark a row sent and wait until that is committed (group commit: rows
         accepted on other connections in the same loop turn share the commit).
-        Only then may this connection carry another message."""
+        Only then may this connection carry another message. False when the
+        commit failed: the run is aborted and the row stays pending."""
         self.ms.mark_sent(
             self.record.id, subscriber_id, reply=reply, now=self.app.now(), commit=False
         )
         batch = self._batch
         if batch is None:
-            batch = self._batch = asyncio.Event()
+            batch = self._batch = _Group()
             asyncio.get_running_loop().call_soon(self._commit)
-        await batch.wait()  # on a failed commit the run is aborted: no further sends
+        await batch.done.wait()
+        return batch.committed
 
     def _commit(self) -> None:
         batch, self._batch = self._batch, None
@@ -283,29 +311,20 @@ class Delivery:
             self.ms.commit()
         except StoreError as exc:  # disk full, I/O error: stop before sending more
             self._abort(exc.message)
+        else:
+            if batch is not None:
+                batch.committed = True
         finally:
             if batch is not None:
-                batch.set()
-
-    def _outage(self, exc: TemporaryMailError) -> bool:
-        """The relay is unreachable: every worker pauses (1×, 2×, 4×… retry_delay);
-        False once it stayed down through ``max_attempts`` pauses (the run stops,
-        the rows stay pending for the next run)."""
-        now = time.monotonic()
-        if now >= self._resume_at:  # a fresh attempt failed, not one from before the pause
-            self._outage_round += 1
-            if self._outage_round > self.smtp.max_attempts:
-                self._abort(f"{self.mailer.where} unreachable: {exc.message}")
-                return False
-            pause = min(self.smtp.retry_delay * 2.0 ** (self._outage_round - 1), 300.0)
-            self._resume_at = now + pause
-            log.warning("relay unreachable (%s); pausing %.1fs", exc.message, pause)
-        return True
+                batch.done.set()
 
     async def _gate(self) -> None:
-        """Wait out a pause after the relay became unreachable."""
+        """Wait out a pause after the relay became unreachable; a pause can outlast
+        the lease, so it is renewed meanwhile."""
+        every = LEASE.every.total_seconds()
         while (wait := self._resume_at - time.monotonic()) > 0:
-            await asyncio.sleep(wait)
+            await asyncio.sleep(min(wait, every))
+            self._renew()
 
     def _abort(self, reason: str) -> None:
         if not self._aborted.is_set():

@@ -15,107 +15,51 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
 
 from ..app import App
-from ..digest.message import MessageTemplate, build_digest, check_address, domain_of
-from ..digest.render import RenderedDigest, render_digest
-from ..digest.select import Selection, select, window
-from ..errors import MailError, TgfeedError
-from ..mail import envelope_from, sender_of
-from ..model import DigestRecord
-from ..procs import holder_id
-from ..store import digest_lease
+from ..digest.message import check_address, domain_of
+from ..mail import envelope_from
+from ..store.digest_states import Bodies
 from ..text import last_complete_week
 from ..tokens import placeholder
-from .delivery import LEASE_TTL, Delivery, Progress
+from .delivery import Progress
+from .digest_approval import awaiting, draft
+from .digest_core import (
+    PREVIEW_ADDRESS,
+    DigestResult,
+    Status,
+    WeekBusy,
+    _result,
+    check_week,
+    compose,
+    deliver,
+    digest_alert,
+    hold,
+    message_template,
+    no_recipients,
+    unsubscribe_url,
+)
 
 log = logging.getLogger(__name__)
 
-Status = Literal["sent", "incomplete", "skipped", "already-done", "disabled", "dry-run", "test"]
-
-PREVIEW_ADDRESS = "nguoi.nhan@example.vn"
-
-
-@dataclass(frozen=True, slots=True)
-class DigestResult:
-    week: str
-    status: Status
-    subject: str = ""
-    articles: int = 0
-    recipients: int = 0  # the ledger's size (or, for a dry run, the active subscribers)
-    sent: int = 0  # ledger totals after this call
-    failed: int = 0
-    pending: int = 0
-    skipped: int = 0
-    sent_now: int = 0  # accepted by the server during this call
-    error: str | None = None
-
-
-def check_week(week: str, app: App) -> str:
-    week = week.strip().upper().replace("W", "-W").replace("--", "-")
-    try:
-        window(week, app.tz)
-    except ValueError:
-        raise TgfeedError(
-            f"not an ISO week key like 2026-W48: {week!r}", hint="give --week YYYY-Www"
-        ) from None
-    return week
-
-
-def unsubscribe_url(app: App, token: str) -> str:
-    return f"{app.config.site.public_url.rstrip('/')}/unsubscribe/{token}"
-
-
-def compose(app: App, week: str) -> tuple[Selection, RenderedDigest]:
-    """The week's selection and its rendering (mail and web variants)."""
-    start, end = window(week, app.tz)
-    selection = select(app.store.articles.between(start, end), week, app.config.digest, app.tz)
-    rendered = render_digest(
-        app.templates,
-        selection,
-        site=app.config.site,
-        public_url=app.config.site.public_url,
-        unsubscribe_url=unsubscribe_url(app, placeholder()),
-        tz=app.tz,
-    )
-    return selection, rendered
-
-
-def message_template(
-    app: App, week: str, *, subject: str, html: str, text: str, date: datetime
-) -> MessageTemplate:
-    return build_digest(
-        subject=subject,
-        html=html,
-        text=text,
-        sender=sender_of(app.config),
-        date=date,
-        week=week,
-        unsubscribe_url=unsubscribe_url(app, placeholder()),
-        placeholder=placeholder(),
-        tz=app.tz,
-    )
-
-
-def _result(
-    record: DigestRecord, status: Status, counts: dict[str, int], **kw: object
-) -> DigestResult:
-    return DigestResult(
-        week=record.week,
-        status=status,
-        subject=record.subject,
-        articles=record.article_count,
-        recipients=record.recipients,
-        sent=counts["sent"],
-        failed=counts["failed"],
-        pending=counts["pending"],
-        skipped=counts["skipped"],
-        **kw,  # type: ignore[arg-type]
-    )
+__all__ = [
+    "PREVIEW_ADDRESS",
+    "DigestResult",
+    "Status",
+    "WeekBusy",
+    "check_week",
+    "compose",
+    "deliver",
+    "digest_alert",
+    "hold",
+    "message_template",
+    "no_recipients",
+    "preview_digest",
+    "send_digest",
+    "unsubscribe_url",
+]
 
 
 async def send_digest(
@@ -126,84 +70,71 @@ async def send_digest(
     to: str | None = None,
     fire_time: datetime | None = None,
     progress: Progress | None = None,
+    actor: str = "tgfeed",
+    stale: str | None = None,
 ) -> DigestResult:
     """Send (or resume) the digest of ``week`` — by default the last complete week
     before ``fire_time`` (or now). ``to``: a test send to one address, which never
-    counts as the week's run. ``dry_run``: render and count, send and write nothing."""
+    counts as the week's run. ``dry_run``: render and count, send and write nothing.
+    ``stale``: why the sources are not fresh (the scheduled run): the week is held.
+    A week that is skipped, held or rejected is re-evaluated (docs/digest.md)."""
     week = check_week(week, app) if week else last_complete_week(fire_time or app.now(), app.tz)
     if to is not None:
         return await _test_send(app, week, to)
     ms = app.store.mail
     record = ms.digest(week)
-    if record is not None and record.status != "sending":
+    if record is not None and record.status == "sent":
         return _result(record, "already-done", ms.delivery_counts(record.id))
-    if record is None:
-        if not app.config.digest.enabled and not dry_run:
-            return DigestResult(week, "disabled", error="[digest] enabled = false")
-        selection, rendered = compose(app, week)
-        if selection.empty and not app.config.digest.send_empty:
-            if not dry_run:
-                ms.skip_digest(week, subject=rendered.subject, now=app.now())
-            return DigestResult(week, "skipped", rendered.subject)
+    if record is not None and record.status == "draft":
+        return await awaiting(app, record, dry_run=dry_run, progress=progress)
+    if record is not None and record.status in ("approved", "sending"):
         if dry_run:
-            return DigestResult(
-                week,
-                "dry-run",
-                rendered.subject,
-                articles=selection.count,
-                recipients=ms.count_subscribers()["active"],
+            return _result(record, "dry-run", ms.delivery_counts(record.id))
+        return await deliver(app, record, progress, actor=actor)
+    if not app.config.digest.enabled and not dry_run:
+        return DigestResult(week, "disabled", error="[digest] enabled = false")
+    if stale is not None and not dry_run:
+        return await hold(app, week, stale, actor=actor)
+    return await _evaluate(app, week, dry_run=dry_run, progress=progress, actor=actor)
+
+
+async def _evaluate(
+    app: App, week: str, *, dry_run: bool, progress: Progress | None, actor: str
+) -> DigestResult:
+    """A week with no digest yet (or skipped, held, rejected): compose it and decide."""
+    ms = app.store.mail
+    selection, rendered = compose(app, week)
+    empty = Bodies(rendered.subject, 0)
+    if selection.empty and not app.config.digest.send_empty:
+        if not dry_run:
+            ms.prepare_digest(
+                week, "skipped", empty, actor=actor, reason="no articles", now=app.now()
             )
-        record, _ = ms.start_digest(
-            week,
-            subject=rendered.subject,
-            article_count=selection.count,
-            mail_html=rendered.html,
-            mail_text=rendered.text,
-            web_html=rendered.web_html,
-            web_text=rendered.web_text,
-            now=app.now(),
+        return DigestResult(week, "skipped", rendered.subject)
+    active = ms.count_subscribers()["active"]
+    if dry_run:
+        return DigestResult(
+            week, "dry-run", rendered.subject, articles=selection.count, recipients=active
         )
-        log.info("digest %s: %d recipients snapshotted", week, record.recipients)
-    elif dry_run:
-        return _result(record, "dry-run", ms.delivery_counts(record.id))
-    html, text = ms.mail_bodies(record.id)
-    template = message_template(
-        app, week, subject=record.subject, html=html, text=text, date=record.created_at
+    if active == 0:
+        return await no_recipients(app, week, empty, actor=actor, articles=selection.count)
+    bodies = Bodies(
+        rendered.subject,
+        selection.count,
+        rendered.html,
+        rendered.text,
+        rendered.web_html,
+        rendered.web_text,
     )
-    mailer = app.mailer()  # may refuse the config (a missing password) before we start
-    owner = holder_id()
-    jobs, lease = app.store.jobs, digest_lease(week)
-    grant = jobs.acquire_lease(lease, owner, now=app.now(), ttl=LEASE_TTL)
-    if grant is None:
-        raise MailError(
-            f"digest {week} is being sent by another process "
-            f"({jobs.lease_holder(lease, app.now())})",
-            hint="wait for it to finish; the digest status shows the progress",
-        )
-    if grant.previous:
-        log.warning("digest %s: taking over from %s, which stopped", week, grant.previous)
-    delivery = Delivery(app, ms, record, template, mailer, app.signer, progress, owner)
-    error: str | None = None
-    try:
-        await delivery.run()
-    except MailError as exc:
-        error = exc.message + (f" ({exc.hint})" if exc.hint else "")
-    finally:
-        ms.commit()  # whatever the loop staged, even if it was interrupted
-        await mailer.aclose()
-        jobs.release_lease(lease, owner)
-    counts = ms.finish_digest(record.id, now=app.now())
-    error = error or delivery.abort_reason
-    status: Status = "sent" if counts["pending"] == 0 else "incomplete"
-    log.info(
-        "digest %s: %s; %d sent now, totals %s%s",
-        week,
-        status,
-        delivery.sent_now,
-        counts,
-        f"; stopped: {error}" if error else "",
+    if app.config.digest.approval:
+        return await draft(app, week, bodies, actor=actor)
+    record = ms.prepare_digest(
+        week, "sending", bodies, actor=actor, reason="", now=app.now(), snapshot=True
     )
-    return _result(record, status, counts, sent_now=delivery.sent_now, error=error)
+    if record is None:  # another process moved the week meanwhile
+        return await send_digest(app, week=week, progress=progress, actor=actor)
+    log.info("digest %s: %d recipients snapshotted", week, record.recipients)
+    return await deliver(app, record, progress, actor=actor)
 
 
 async def _test_send(app: App, week: str, to: str) -> DigestResult:

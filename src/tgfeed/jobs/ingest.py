@@ -1,9 +1,15 @@
-"""Import files into the store; export the store as JSON Lines."""
+"""The one ingest path, and `tgfeed import` / `export` on it.
+
+Every way articles arrive — files (`tgfeed import`), sources (crawl), the push API —
+stores them with ``store_batch`` (one upsert per batch, a per-item outcome, a store
+failure marks the batch failed instead of raising; a dry run predicts the outcome) and
+records the run with ``record_ingest``."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 from typing import TextIO
@@ -11,7 +17,8 @@ from typing import TextIO
 from ..app import App
 from ..errors import IngestError, StoreError
 from ..importers import expand, export_line, read_path
-from ..model import Article, BatchResult, ItemResult
+from ..model import Article, BatchResult, ItemResult, Outcome
+from ..store.articles import content_hash
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +34,51 @@ def _batched(
         yield chunk
 
 
+def store_batch(
+    app: App,
+    batch: Sequence[tuple[str, Article]],
+    result: BatchResult,
+    *,
+    dry_run: bool = False,
+    on_item: OnItem | None = None,
+) -> bool:
+    """Upsert one batch of labelled articles in one transaction and add each item's
+    outcome to ``result``. A dry run stores nothing and predicts each outcome. False
+    when the store refused the batch (its items are then failed with the reason)."""
+    if dry_run:
+        for label, art in batch:
+            _add(result, ItemResult(label, _predict(app, art), art.id, "dry run"), on_item)
+        return True
+    if not batch:
+        return True
+    # Within one batch the last version of an id wins, as with separate batches.
+    try:
+        outcomes = app.store.articles.upsert([a for _, a in batch], now=app.now())
+    except StoreError as exc:
+        for label, art in batch:
+            _add(result, ItemResult(label, "failed", art.id, exc.message), on_item)
+        return False
+    for (label, _), res in zip(batch, outcomes, strict=True):
+        _add(result, ItemResult(label, res.outcome, res.article_id), on_item)
+    return True
+
+
+def record_ingest(app: App, source: str, result: BatchResult, *, started: datetime) -> None:
+    """Record an ingest run; the items are stored (or failed) already, so a store error
+    here is logged, never raised."""
+    try:
+        app.store.articles.record_run(source, result, started=started, finished=app.now())
+    except StoreError as exc:
+        log.warning("the %s run was not recorded: %s", source, exc.message)
+
+
+def _predict(app: App, art: Article) -> Outcome:
+    old = app.store.articles.get(art.id)
+    if old is None:
+        return "added"
+    return "unchanged" if content_hash(old) == content_hash(art) else "updated"
+
+
 def ingest_items(
     app: App,
     items: Iterable[tuple[str, Article | IngestError]],
@@ -35,7 +87,7 @@ def ingest_items(
     on_item: OnItem | None = None,
     dry_run: bool = False,
 ) -> BatchResult:
-    """Upsert parsed items in batches; failures are recorded, never raised."""
+    """Store parsed items in batches; failures are recorded, never raised."""
     result = BatchResult()
     started = app.now()
     for chunk in _batched(items, BATCH):
@@ -45,24 +97,9 @@ def ingest_items(
                 _add(result, ItemResult(label, "failed", None, item.message), on_item)
             else:
                 good.append((label, item))
-        if dry_run:
-            for label, art in good:
-                _add(result, ItemResult(label, "unchanged", art.id, "dry run"), on_item)
-            continue
-        # Within one batch the last version of an id wins, as with separate batches.
-        try:
-            outcomes = app.store.articles.upsert([a for _, a in good], now=app.now())
-        except StoreError as exc:
-            for label, art in good:
-                _add(result, ItemResult(label, "failed", art.id, exc.message), on_item)
-            continue
-        for (label, _), res in zip(good, outcomes, strict=True):
-            _add(result, ItemResult(label, res.outcome, res.article_id), on_item)
+        store_batch(app, good, result, dry_run=dry_run, on_item=on_item)
     if not dry_run:
-        try:
-            app.store.articles.record_run(source, result, started=started, finished=app.now())
-        except StoreError as exc:  # the items are stored (or failed); the record is a nicety
-            log.warning("the %s run was not recorded: %s", source, exc.message)
+        record_ingest(app, source, result, started=started)
     return result
 
 

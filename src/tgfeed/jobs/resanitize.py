@@ -75,15 +75,15 @@ def resanitize(
     return ResanitizeResult(checked, tuple(a.id for a in changed))
 
 
-def upgrade_text(store: Store, *, now: datetime) -> ResanitizeResult | None:
-    """Re-sanitise a store written by an older text pipeline, once. Under the write
-    lock, so two processes opening the store together do the work once; logs how
-    many rows changed. ``None`` when the store is already current."""
+def upgrade_text(store: Store, *, now: datetime) -> None:
+    """Re-sanitise a store written by an older text pipeline, once (under the write
+    lock, checked again there: a second process finds it done) and log how many rows
+    changed. A current store costs one read."""
     if store.articles.meta("text_pipeline") == TEXT_PIPELINE:
-        return None
+        return
     with store.write():
         if store.articles.meta("text_pipeline") == TEXT_PIPELINE:
-            return None
+            return
         result = resanitize(store, now=now)
         store.articles.set_meta("text_pipeline", TEXT_PIPELINE)
     if result.changed:
@@ -93,4 +93,3 @@ def upgrade_text(store: Store, *, now: datetime) -> ResanitizeResult | None:
             result.checked,
             TEXT_PIPELINE,
         )
-    return result

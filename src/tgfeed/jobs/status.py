@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from ..app import App
 from ..scheduler.triggers import describe, next_fire_times
 from ..store import SCHEDULER_LEASE
-from ..text import iso_local
+from ..text import iso_local, last_complete_week
 from .crawl import source_states
 
 
@@ -29,6 +29,7 @@ def schedule_status(app: App) -> dict[str, Any]:
             "trigger": describe(job),
             "enabled": job.enabled,
             "misfire_grace": job.misfire_grace,
+            "after": job.after,
             "next": [iso_local(t, tz) for t in next_fire_times(job, tz, now)]
             if job.enabled
             else [],
@@ -58,6 +59,32 @@ def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "isoformat"):
         return obj.isoformat()
     return obj
+
+
+def week_state(app: App) -> dict[str, Any]:
+    """The current week's digest (the last complete week): its state and history."""
+    week = last_complete_week(app.now(), app.tz)
+    ms = app.store.mail
+    record = ms.digest(week)
+    return {
+        "week": week,
+        "status": record.status if record else "none",
+        "subject": record.subject if record else None,
+        "approved_by": record.approved_by if record else None,
+        "deadline_at": iso_local(record.deadline_at, app.tz)
+        if record and record.deadline_at
+        else None,
+        "history": [
+            {
+                "at": iso_local(e.at, app.tz),
+                "from": e.from_status,
+                "to": e.to_status,
+                "actor": e.actor,
+                "reason": e.reason,
+            }
+            for e in ms.events(week)
+        ],
+    }
 
 
 def digest_status(app: App) -> dict[str, Any] | None:
@@ -99,6 +126,7 @@ def collect_status(app: App) -> dict[str, Any]:
             "recent_runs": js.recent_runs(15),
             "failures": js.failures(10),
             "digest": digest_status(app),
+            "digest_week": week_state(app),
             "ingest": {
                 "runs": app.store.articles.recent_runs(5),
                 "failures": app.store.articles.recent_failures(10),

@@ -19,6 +19,7 @@ from typing import Any
 from ..app import App
 from ..config import JobConfig
 from ..errors import TgfeedError
+from ..jobs.alerts import alert as alert
 from ..model import BatchResult, JobOutcome, JobResult, RunStatus
 from ..text import format_vi_datetime, iso_local
 
@@ -88,12 +89,14 @@ async def _build_feeds(
     return JobResult("ok", summary)
 
 
-# The digest's own states, as job outcomes.
+# The digest's answers, as job outcomes (the others — a draft awaiting approval, a week
+# already done, a dry run — are ok).
 _DIGEST_OUTCOMES: dict[str, JobOutcome] = {
     "sent": "ok",
     "skipped": "skipped",
+    "no-recipients": "skipped",  # alerted by the digest itself
+    "held": "held",  # stale sources: alerted by the digest; the scheduler retries
     "incomplete": "incomplete",
-    "failed": "failed",
 }
 
 
@@ -101,9 +104,14 @@ async def _send_digest(
     app: App, job: JobConfig, scheduled: datetime | None, dry: bool
 ) -> JobResult:
     from ..jobs.digest import send_digest
+    from ..jobs.freshness import stale_reason
 
     # The week comes from the scheduled fire time: a late run sends the right week.
-    result = await send_digest(app, fire_time=scheduled or app.now(), dry_run=dry)
+    # Its ``after`` jobs have just run: stale sources hold the week (and it is retried).
+    stale = stale_reason(app, job) if job.after or app.config.digest.max_source_age else None
+    result = await send_digest(
+        app, fire_time=scheduled or app.now(), dry_run=dry, actor="scheduler", stale=stale
+    )
     outcome = _DIGEST_OUTCOMES.get(result.status, "ok")
     reason = result.error
     if outcome == "incomplete" and not reason:
@@ -176,6 +184,9 @@ async def run_job(
         known = ", ".join(sorted(app.config.schedule.jobs)) or "none"
         raise TgfeedError(f"no job named {name!r}", hint=f"jobs in [schedule.jobs]: {known}")
     js = app.store.jobs
+    if trigger != "resume":  # a resumed run finishes what it started
+        for dep in job.after:  # e.g. the crawl the digest must not run without
+            await run_job(app, dep, trigger=f"before {name}", scheduled_at=None, dry_run=dry_run)
     run_id = js.start_run(name, job.kind, trigger, scheduled_at, app.now(), dry_run)
     try:
         result = await KINDS[job.kind](app, job, scheduled_at, dry_run)
@@ -198,11 +209,12 @@ async def _record(
     js = app.store.jobs
     summary = result.summary or None
     status: RunStatus
-    if result.outcome in ("ok", "skipped"):
+    if result.outcome in ("ok", "skipped", "held"):
         status = result.outcome
-        js.finish_run(run_id, status, app.now(), summary)
+        why = result.reason if status == "held" else None  # why the week waits
+        js.finish_run(run_id, status, app.now(), summary, error=why)
         log.info("job %s %s: %s", name, status, summary)
-        return RunOutcome(name, run_id, status, summary, None)
+        return RunOutcome(name, run_id, status, summary, why)
     error = result.reason or "the run did not finish"
     stopping = app.runtime.stopping
     if result.outcome == "incomplete" and stopping is not None and stopping.is_set():
@@ -231,25 +243,6 @@ def _failure_text(
         f"Máy chủ: {socket.gethostname()}\n"
         f"Xem chi tiết: {app.config.site.public_url}/admin/status hoặc `tgfeed status`.\n"
     )
-
-
-async def alert(app: App, job: str, subject: str, text: str) -> bool:
-    """Email admin.alert_to, at most once per job per alert_interval; never raises."""
-    to = list(app.config.admin.alert_to)
-    if not to:
-        return False
-    interval = timedelta(seconds=app.config.admin.alert_interval)
-    if not app.store.jobs.alert_due(job, app.now(), interval):
-        log.info("alert for %s suppressed (one per %s)", job, interval)
-        return False
-    try:
-        from ..mail import send_simple
-
-        await send_simple(app, to, subject, text)
-    except Exception as exc:
-        log.error("could not send the alert for %s: %s", job, exc)
-        return False
-    return True
 
 
 async def record_missed(

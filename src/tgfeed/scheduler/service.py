@@ -34,6 +34,7 @@ from ..loader import load_file
 from ..procs import holder_id
 from ..store import SCHEDULER_LEASE, JobsRepo
 from ..text import iso_local, parse_iso_datetime
+from .followups import after_run, is_followup, rearm
 from .runner import record_missed, run_job
 from .triggers import describe, latest_fire_time, make_trigger, next_fire_times
 
@@ -137,6 +138,7 @@ class SchedulerService:
                 log.warning("resuming job %s interrupted by the previous process", name)
                 self._spawn(name, "resume", scheduled)
         await self._catch_up(js, skip={n for n, _ in interrupted})
+        rearm(self)
 
     def _interrupted_runs(self) -> list[tuple[str, datetime | None]]:
         """Runs the previous holder left 'running': marked failed, returned for resuming."""
@@ -161,7 +163,7 @@ class SchedulerService:
         assert self.scheduler is not None
         tz = _zone(schedule.timezone)
         changes: list[str] = []
-        current = {j.id: j for j in self.scheduler.get_jobs()}
+        current = {j.id: j for j in self.scheduler.get_jobs() if not is_followup(j.id)}
         wanted = {n: j for n, j in schedule.jobs.items() if j.enabled}
         for name in sorted(set(current) - set(wanted)):
             self.scheduler.remove_job(name)
@@ -230,7 +232,8 @@ class SchedulerService:
         try:
             async with lock:
                 with self.live.use() as app:  # a reload meanwhile does not close it
-                    await run_job(app, name, trigger=trigger, scheduled_at=scheduled)
+                    outcome = await run_job(app, name, trigger=trigger, scheduled_at=scheduled)
+                await after_run(self, name, outcome, scheduled)
         finally:
             self._running.discard(task)
 
@@ -355,6 +358,7 @@ class SchedulerService:
                     "trigger": describe(job),
                     "enabled": job.enabled,
                     "misfire_grace": job.misfire_grace,
+                    "after": job.after,
                     "next": [iso_local(t, tz) for t in upcoming],
                     "last": last,
                 }

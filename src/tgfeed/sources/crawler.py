@@ -17,7 +17,6 @@ The incremental site crawl built on it is in ``sources.site``.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,17 +31,18 @@ from ..errors import IngestError
 from .links import (
     charset_of,
     crawl_delay,
+    host_delay,
     host_of,
     origin_of,
     origin_text,
     page_text,
     redirect_targets,
+    robots_unavailable,
 )
 from .netguard import BlockedAddress, GuardedBackend
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 MAX_RETRY_WAIT = 60.0
-MAX_CRAWL_DELAY = 60.0
 ROBOTS_MAX_BYTES = 512_000
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -341,20 +341,13 @@ class Fetcher:
         try:
             page = await self.get(f"{origin}/robots.txt", robots=False, max_bytes=ROBOTS_MAX_BYTES)
         except FetchError as exc:
-            m = re.search(r"HTTP (\d{3})", exc.message)
-            if m and 400 <= int(m[1]) < 500:
-                return _Robots(None)
-            if "redirected to another host" in exc.message or "larger than" in exc.message:
-                return _Robots(None)
-            reason = exc.message.split(": ", 1)[-1]
-            return _Robots(None, f"robots.txt unavailable ({reason}); not crawling this host now")
+            return _Robots(None, robots_unavailable(exc.message))
         text = page.text()
         parser = robotparser.RobotFileParser()
         parser.parse(text.splitlines())
-        delay = crawl_delay(text, self._agent_token)
+        delay = host_delay(crawl_delay(text, self._agent_token), self.source.delay)
         if delay is not None:
-            host = host_of(origin)
-            self._delays[host] = min(max(float(delay), self.source.delay), MAX_CRAWL_DELAY)
+            self._delays[host_of(origin)] = delay
         return _Robots(parser)
 
 

@@ -104,6 +104,33 @@ def crawl_delay(robots_txt: str, agent: str) -> float | None:
     return mine if mine is not None else found.get("*")
 
 
+MAX_CRAWL_DELAY = 60.0  # seconds: a larger Crawl-delay is capped
+_STATUS = re.compile(r"HTTP (\d{3})")
+
+
+def host_delay(robots_delay: float | None, configured: float) -> float | None:
+    """The delay between requests to a host whose robots.txt asks for
+    ``robots_delay``: never below our ``configured`` delay, at most
+    ``MAX_CRAWL_DELAY``; None when robots.txt asks nothing."""
+    if robots_delay is None:
+        return None
+    return min(max(robots_delay, configured), MAX_CRAWL_DELAY)
+
+
+def robots_unavailable(failure: str) -> str | None:
+    """What a failed fetch of robots.txt means (RFC 9309), from the fetch error's
+    message: None when the site has no rules for us (a 4xx; a redirect to another
+    host, or a file too large, are read as none too), else the reason nothing of
+    the host is crawled for now (a 5xx, unreachable)."""
+    m = _STATUS.search(failure)
+    if m and 400 <= int(m[1]) < 500:
+        return None
+    if "redirected to another host" in failure or "larger than" in failure:
+        return None
+    reason = failure.split(": ", 1)[-1]
+    return f"robots.txt unavailable ({reason}); not crawling this host now"
+
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -16,11 +16,15 @@ from ..errors import StoreError
 from ..model import DeliveryRow, DigestRecord, Recipient
 from ..text import parse_iso_datetime, utc_iso
 from .db import Db, Row
+from .digest_audit import AuditMixin, record_event
 from .subscribers import SubscribersMixin, dt_or_none
 
 _DIGEST_COLS = (
-    "id, week, status, subject, article_count, recipients, sent, failed, created_at, finished_at"
+    "id, week, status, subject, article_count, recipients, sent, failed, created_at, "
+    "finished_at, deadline_at, approved_by, approved_at"
 )
+# The states in which a week's digest went out (the archive shows those only).
+OUT = "('sending', 'sent')"
 
 
 def _digest(row: Row) -> DigestRecord:
@@ -35,10 +39,13 @@ def _digest(row: Row) -> DigestRecord:
         failed=row["failed"],
         created_at=parse_iso_datetime(row["created_at"]),
         finished_at=dt_or_none(row["finished_at"]),
+        deadline_at=dt_or_none(row["deadline_at"]),
+        approved_by=row["approved_by"],
+        approved_at=dt_or_none(row["approved_at"]),
     )
 
 
-class DigestsMixin(SubscribersMixin):
+class DigestsMixin(AuditMixin, SubscribersMixin):
     _db: Db
 
     def digest(self, week: str) -> DigestRecord | None:
@@ -47,7 +54,7 @@ class DigestsMixin(SubscribersMixin):
 
     def digests(self, *, limit: int = 100, archived_only: bool = False) -> list[DigestRecord]:
         """Newest week first; ``archived_only``: those that went out (sent or sending)."""
-        where = "WHERE status != 'skipped'" if archived_only else ""
+        where = f"WHERE status IN {OUT}" if archived_only else ""
         rows = self._db.rows(
             f"SELECT {_DIGEST_COLS} FROM digests {where} ORDER BY week DESC LIMIT ?", (limit,)
         )
@@ -63,7 +70,7 @@ class DigestsMixin(SubscribersMixin):
         """The archived (token-free) HTML and text of a digest that went out."""
         row = self._db.row(
             f"SELECT {_DIGEST_COLS}, web_html, web_text FROM digests "
-            "WHERE week = ? AND status != 'skipped'",
+            f"WHERE week = ? AND status IN {OUT}",
             (week,),
         )
         return (_digest(row), row["web_html"], row["web_text"]) if row else None
@@ -79,6 +86,7 @@ class DigestsMixin(SubscribersMixin):
         web_html: str,
         web_text: str,
         now: datetime,
+        actor: str = "tgfeed",
     ) -> tuple[DigestRecord, bool]:
         """Create the week's digest and snapshot the active subscribers into the
         ledger — one transaction. An existing digest is returned untouched: (row, created)."""
@@ -100,29 +108,52 @@ class DigestsMixin(SubscribersMixin):
                 (digest_id, now_s),
             ).rowcount
             self._db.execute("UPDATE digests SET recipients = ? WHERE id = ?", (n, digest_id))
+            record_event(
+                self._db, week, None, "sending", actor=actor, reason=f"{n} recipients", now=now
+            )
             created = self.digest(week)
         assert created is not None
         return created, True
 
-    def skip_digest(self, week: str, *, subject: str, now: datetime) -> DigestRecord:
-        """Record an empty week as skipped (it counts as the week's run)."""
+    def skip_digest(
+        self, week: str, *, subject: str, now: datetime, actor: str = "tgfeed"
+    ) -> DigestRecord:
+        """Record an empty week as skipped (not final: a later send re-evaluates it)."""
         now_s = utc_iso(now)
         with self._db.write() as conn:
-            conn.execute(
+            cur = conn.execute(
                 "INSERT OR IGNORE INTO digests (week, status, subject, article_count, mail_html, "
                 "mail_text, web_html, web_text, created_at, finished_at) "
                 "VALUES (?, 'skipped', ?, 0, '', '', '', '', ?, ?)",
                 (week, subject, now_s, now_s),
             )
+            if cur.rowcount:
+                record_event(
+                    self._db, week, None, "skipped", actor=actor, reason="no articles", now=now
+                )
         record = self.digest(week)
         assert record is not None
         return record
 
-    def finish_digest(self, digest_id: int, *, now: datetime) -> dict[str, int]:
+    def finish_digest(
+        self, digest_id: int, *, now: datetime, actor: str = "tgfeed"
+    ) -> dict[str, int]:
         """Store the totals; the digest becomes ``sent`` once nothing is pending."""
         counts = self.delivery_counts(digest_id)
         done = counts["pending"] == 0
         with self._db.write():
+            row = self._db.row("SELECT week, status FROM digests WHERE id = ?", (digest_id,))
+            if row is not None and done and row["status"] != "sent":
+                reason = f"{counts['sent']} sent, {counts['failed']} failed"
+                record_event(
+                    self._db,
+                    row["week"],
+                    row["status"],
+                    "sent",
+                    actor=actor,
+                    reason=reason,
+                    now=now,
+                )
             self._db.execute(
                 "UPDATE digests SET sent = ?, failed = ?, status = CASE WHEN ? THEN 'sent' "
                 "ELSE status END, finished_at = CASE WHEN ? THEN ? ELSE finished_at END "

@@ -163,7 +163,9 @@ class JobsRepo(LeasesMixin):
         return runs[0] if runs else None
 
     def failures(self, limit: int = 20) -> list[dict[str, Any]]:
-        return [r for r in self.recent_runs(500) if r["outcome"] in ("failed", "missed")][:limit]
+        return [r for r in self.recent_runs(500) if r["outcome"] in ("failed", "missed", "held")][
+            :limit
+        ]
 
     def prune(self, before: datetime) -> int:
         with self._db.write():

@@ -4,8 +4,10 @@ allows; see ``digests``."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from .db import Database, Db, Migrations, guarded
-from .digests import DigestsMixin
+from .digest_states import DigestStatesMixin
 
 migrations = Migrations("tgfeed.mail")
 
@@ -71,8 +73,98 @@ def m001_mail(db: Database) -> None:
     )
 
 
+_DIGESTS_V2 = """
+CREATE TABLE digests_v2 (
+    id INTEGER PRIMARY KEY,
+    week TEXT NOT NULL UNIQUE,          -- 2026-W48: one row per week, its state below
+    status TEXT NOT NULL CHECK (status IN
+        ('draft', 'approved', 'sending', 'sent', 'skipped', 'held', 'rejected')),
+    subject TEXT NOT NULL,
+    article_count INTEGER NOT NULL,
+    mail_html TEXT NOT NULL,
+    mail_text TEXT NOT NULL,
+    web_html TEXT NOT NULL,
+    web_text TEXT NOT NULL,
+    recipients INTEGER NOT NULL DEFAULT 0,
+    sent INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    finished_at TEXT,
+    lease_owner TEXT,
+    lease_until TEXT,
+    deadline_at TEXT,                   -- approval deadline (UTC), when approval is on
+    approved_by TEXT,
+    approved_at TEXT
+)
+"""
+_OLD_COLS = (
+    "id, week, status, subject, article_count, mail_html, mail_text, web_html, web_text, "
+    "recipients, sent, failed, created_at, finished_at, lease_owner, lease_until"
+)
+_AUDIT = (
+    # Append-only: every state change of a week, who made it, when and why.
+    """CREATE TABLE digest_events (
+        id INTEGER PRIMARY KEY,
+        week TEXT NOT NULL,
+        from_status TEXT,
+        to_status TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL
+    )""",
+    "CREATE INDEX digest_events_week ON digest_events(week, id)",
+    "CREATE TRIGGER digest_events_no_update BEFORE UPDATE ON digest_events "
+    "BEGIN SELECT RAISE(ABORT, 'digest_events is append-only'); END",
+    "CREATE TRIGGER digest_events_no_delete BEFORE DELETE ON digest_events "
+    "BEGIN SELECT RAISE(ABORT, 'digest_events is append-only'); END",
+    # Each resend of a week is a segment of its ledger (segment 0: the run itself).
+    """CREATE TABLE digest_segments (
+        digest_id INTEGER NOT NULL REFERENCES digests(id),
+        number INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('failed', 'new-subscribers', 'to')),
+        actor TEXT NOT NULL,
+        address TEXT,                   -- --to: the one address
+        rows INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (digest_id, number)
+    )""",
+    "ALTER TABLE deliveries ADD COLUMN segment INTEGER NOT NULL DEFAULT 0",
+)
+
+
+@migrations(transactional=False)
+def m002_digest_lifecycle(db: Database) -> None:
+    """The week's states (draft … rejected), the audit trail and resend segments.
+    SQLite cannot change a CHECK constraint in place, so ``digests`` is rebuilt —
+    with foreign keys off (``deliveries`` refers to it), inside one transaction."""
+    conn = db.conn
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(_DIGESTS_V2)
+            conn.execute(f"INSERT INTO digests_v2 ({_OLD_COLS}) SELECT {_OLD_COLS} FROM digests")
+            conn.execute("DROP TABLE digests")
+            conn.execute("ALTER TABLE digests_v2 RENAME TO digests")
+            for statement in _AUDIT:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO digest_events (week, from_status, to_status, actor, reason, at) "
+                "SELECT week, NULL, status, 'migration', 'recorded before the audit trail', "
+                "coalesce(finished_at, created_at) FROM digests ORDER BY week"
+            )
+            if conn.execute("PRAGMA foreign_key_check").fetchall():
+                raise sqlite3.IntegrityError("deliveries refer to a missing digest")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
 @guarded
-class MailRepo(DigestsMixin):
+class MailRepo(DigestStatesMixin):
     """Subscribers, digests and deliveries over the store's one connection."""
 
     def __init__(self, db: Db) -> None:

@@ -10,17 +10,18 @@ is harmless: the store answers "unchanged".
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import ConfigError, IngestError, StoreError
+from ..errors import ConfigError, IngestError
 from ..importers import EXPORT_FIELDS, article_from_record
+from ..jobs.ingest import record_ingest, store_batch
 from ..model import Article, BatchResult, ItemResult
 from .common import get_app, token_ok
 
@@ -159,6 +160,32 @@ def _type(value: Any) -> str:
     return names.get(type(value), "a number" if isinstance(value, int | float) else "a value")
 
 
+def _articles_from(
+    records: list[tuple[str, Any]], site: str, tz: ZoneInfo
+) -> tuple[list[Article], list[dict[str, str]]]:
+    """The articles of the body's records, or every problem of every record (with its
+    JSON path); the caller stores nothing when there is a problem."""
+    problems: list[dict[str, str]] = []
+    articles: list[Article] = []
+    for prefix, rec in records:
+        found = record_problems(rec, prefix)
+        if found:
+            problems.extend(found)
+            continue
+        try:
+            articles.append(article_from_record(rec, prefix or "article", site, tz))
+        except IngestError as exc:
+            message = exc.message
+            label = prefix or "article"
+            if message.startswith(label + ": "):
+                message = message[len(label) + 2 :]
+            m = _QUOTED_FIELD.search(message)
+            key = m[1] if m and m[1] in EXPORT_FIELDS else None
+            path = _path(prefix, key) if key else prefix or "(body)"
+            problems.append({"path": path, "message": message})
+    return articles, problems
+
+
 async def post_articles(request: Request) -> Response:
     refused = _auth(request)
     if refused is not None:
@@ -195,44 +222,19 @@ async def post_articles(request: Request) -> Response:
         records = [(f"[{i}]", rec) for i, rec in enumerate(body)]
     else:
         records = [("", body)]
-    problems: list[dict[str, str]] = []
-    articles: list[Article] = []
-    site = app.config.site.url
-    for prefix, rec in records:
-        found = record_problems(rec, prefix)
-        if found:
-            problems.extend(found)
-            continue
-        try:
-            articles.append(article_from_record(rec, prefix or "article", site, app.tz))
-        except IngestError as exc:
-            message = exc.message
-            label = prefix or "article"
-            if message.startswith(label + ": "):
-                message = message[len(label) + 2 :]
-            m = _QUOTED_FIELD.search(message)
-            key = m[1] if m and m[1] in EXPORT_FIELDS else None
-            path = _path(prefix, key) if key else prefix or "(body)"
-            problems.append({"path": path, "message": message})
+    articles, problems = _articles_from(records, app.config.site.url, app.tz)
     if problems:
         return _json(
             422,
             {"error": f"{len(problems)} problem(s); nothing was stored", "problems": problems},
         )
     started = app.now()
-    try:
-        outcomes = app.store.articles.upsert(articles, now=app.now())
-    except StoreError as exc:
-        return _error(503, exc.message, "try again later")
     result = BatchResult()
-    items = [
-        ItemResult(art.url, res.outcome, art.id)
-        for art, res in zip(articles, outcomes, strict=True)
-    ]
-    for item in items:
-        result.add(item)
-    with contextlib.suppress(StoreError):  # the articles are stored; the record is a nicety
-        app.store.articles.record_run("api", result, started=started, finished=app.now())
+    items: list[ItemResult] = []
+    if not store_batch(app, [(art.url, art) for art in articles], result, on_item=items.append):
+        reason = result.failures[0].reason if result.failures else None
+        return _error(503, reason or "the store refused the batch", "try again later")
+    record_ingest(app, "api", result, started=started)
     return _json(
         200,
         {

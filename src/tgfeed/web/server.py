@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..app import App, LiveApp
 from ..scheduler.service import scheduler_lifespan
-from . import admin, api, digest, feeds
+from . import admin, api, approval, digest, feeds
 from .common import PinApp, error_page, get_app
 from .limits import BodyLimit
 from .proxies import TrustedProxies
@@ -48,7 +48,7 @@ def create_app(app: App | LiveApp, *, scheduler: bool = True) -> Starlette:
     config reload swaps the App for the web and the scheduler at once."""
     live = app if isinstance(app, LiveApp) else LiveApp(app)
     routes: list[BaseRoute] = [Route("/healthz", healthz)]
-    for module in (feeds, digest, api, admin):
+    for module in (feeds, digest, approval, api, admin):
         routes.extend(module.routes())
 
     @contextlib.asynccontextmanager
