@@ -9,6 +9,7 @@ InboxError; everything else gets a classification.
 from __future__ import annotations
 
 import email
+import email.errors
 import email.header
 import email.policy
 import email.utils
