@@ -1,5 +1,5 @@
 """Rendering the digest: golden files for the sample week, and the properties a
-mail client needs (600 px tables, lang, preheader, alt texts, dark mode, size)."""
+mail client needs (fluid tables up to 600 px, lang, preheader, alt texts, dark mode, size)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,10 @@ def test_html_is_a_mail_friendly_document(sample_app: App) -> None:
     assert "@media (prefers-color-scheme: dark)" in html  # kept by the inliner
     assert "@media only screen and (max-width: 620px)" in html
     container = tree.css_first("table.container")
-    assert container.attributes["width"] == "600"
+    # Fluid up to 600 px by its inline style alone (a client may strip <style>).
+    assert container.attributes["width"] == "100%"
+    assert "width:100%;max-width:600px" in container.attributes["style"]
+    assert '<!--[if mso]><table role="presentation" width="600"' in html  # Outlook/Word
     assert all(
         int(t.attributes.get("width", "0").rstrip("%") or 0) <= 600 for t in tree.css("table")
     )
@@ -74,6 +77,11 @@ def test_html_is_a_mail_friendly_document(sample_app: App) -> None:
         assert (img.attributes.get("alt") or "").strip()
     pre = tree.css_first("div.preheader")
     assert pre is not None and pre.text(strip=True).startswith(rendered.preheader[:20])
+    # Hidden by more than display:none, and never by overflow (caniemail).
+    pre_style = pre.attributes["style"] or ""
+    assert "overflow" not in pre_style
+    for rule in ("visibility:hidden", "opacity:0", "max-height:0", "mso-hide:all"):
+        assert rule in pre_style
     links = {a.attributes["href"] for a in tree.css("a")}
     for article in selection.articles:
         assert article.url in links
@@ -101,6 +109,9 @@ def test_text_part_is_for_people(sample_app: App) -> None:
         assert f"    {article.url}" in lines  # whole, on its own line
     assert "ĐỌC NHIỀU NHẤT" in text
     assert f"http://127.0.0.1:8080/unsubscribe/{placeholder()}" in lines
+    # The link opens a page with a button: the text says so, and promises no one click.
+    assert "Hủy đăng ký: mở đường dẫn sau rồi bấm nút «Hủy đăng ký»." in lines
+    assert "một lần bấm" not in text
     assert "<" not in text.replace("<=", "")  # no markup leaks into the text part
     assert "Hội nghị" in text and "đ" in text
 

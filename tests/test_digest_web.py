@@ -99,14 +99,28 @@ def test_double_opt_in(served: tuple[App, str]) -> None:
     sub = ms.by_email("can.bo@example.vn")
     assert sub is not None and sub.status == "pending" and sub.origin == "web"
     assert sub.unit == "Huyện ủy Kim Động"
+    text = " ".join(msg.get_body(("plain",)).get_content().split())  # type: ignore[union-attr]
+    assert "rồi bấm nút «Xác nhận đăng ký»" in text  # the email says there is a button
     link = confirm_link(msg)
-    r = httpx.get(link)
+    # Opening the link (as a mail scanner does) shows a button and changes nothing.
+    for _ in range(2):
+        r = httpx.get(link)
+        assert r.status_code == 200 and "Xác nhận đăng ký nhận bản tin" in r.text
+        assert f'<form method="post" action="{link.removeprefix(base)}">' in r.text
+        assert r.headers["referrer-policy"] == "no-referrer"
+        assert r.headers["cache-control"] == "no-store"
+        assert ms.by_email("can.bo@example.vn").status == "pending"  # type: ignore[union-attr]
+    # The button's POST activates.
+    r = httpx.post(link)
     assert r.status_code == 200 and "Đăng ký thành công" in r.text
-    assert r.headers["referrer-policy"] == "no-referrer"
     sub = ms.by_email("can.bo@example.vn")
     assert sub is not None and sub.status == "active" and sub.confirmed_at is not None
-    assert httpx.get(link).status_code == 200  # following it again is harmless
-    assert ms.by_email("can.bo@example.vn").status == "active"  # type: ignore[union-attr]
+    confirmed_at = sub.confirmed_at
+    # Pressing it again, or opening the link again, is harmless.
+    assert "Đăng ký thành công" in httpx.post(link).text
+    r = httpx.get(link)
+    assert "Đăng ký đã được xác nhận" in r.text and "<form" not in r.text
+    assert ms.by_email("can.bo@example.vn").confirmed_at == confirmed_at  # type: ignore[union-attr]
 
 
 def test_responses_do_not_reveal_who_is_subscribed(served: tuple[App, str]) -> None:
@@ -158,16 +172,19 @@ def test_bad_and_expired_confirmation_links(served: tuple[App, str], clock: Any)
     sub, _ = app.store.mail.add_subscriber("cho@example.vn", now=app.now())
     signer = app.signer
     good = signer.issue("confirm", sub.id, now=app.now(), max_age=3600)
-    for bad in ("abc", good[:-1] + ("A" if good[-1] != "A" else "B"), "x" * 40, "%00" * 14):
-        r = httpx.get(f"{base}/confirm/{bad}")
-        assert r.status_code in (400, 404), bad
-        assert "Đường dẫn xác nhận không hợp lệ" in r.text or "Không tìm thấy" in r.text
     unsub_token = signer.issue("unsubscribe", sub.id, now=app.now(), max_age=3600)
-    r = httpx.get(f"{base}/confirm/{unsub_token}")  # right signature, wrong purpose
-    assert r.status_code == 400
+    tampered = good[:-1] + ("A" if good[-1] != "A" else "B")
+    # ...and the last one has the right signature but the wrong purpose.
+    for bad in ("abc", tampered, "x" * 40, "%00" * 14, unsub_token):
+        for method in ("GET", "POST"):
+            r = httpx.request(method, f"{base}/confirm/{bad}")
+            assert r.status_code == 400, (method, bad)
+            assert "Đường dẫn xác nhận không hợp lệ" in r.text, (method, bad)
+            assert "<form" not in r.text
     clock.advance(3601)
-    r = httpx.get(f"{base}/confirm/{good}")
-    assert r.status_code == 400 and "đã hết hạn" in r.text
+    for method in ("GET", "POST"):
+        r = httpx.request(method, f"{base}/confirm/{good}")
+        assert r.status_code == 400 and "Đường dẫn xác nhận đã hết hạn" in r.text
     assert app.store.mail.by_email("cho@example.vn").status == "pending"  # type: ignore[union-attr]
 
 

@@ -26,6 +26,7 @@ PURE = [
     "digest/render.py",
     "digest/message.py",
     "scheduler/triggers.py",
+    "inbox/parse.py",
 ]
 EDGES = (
     "sqlite_utils",
@@ -57,6 +58,7 @@ IO_LIBRARIES = (
     "watchfiles",
     "socket",
     "smtplib",
+    "imaplib",
 )
 
 # library -> the only module (or package prefix) allowed to import it
@@ -71,6 +73,7 @@ OWNERS: dict[str, str | tuple[str, ...]] = {
     "css_inline": "digest/render.py",
     "nh3": "sanitize.py",
     "tomlkit": "schedule_edit.py",
+    "imaplib": "inbox/imap.py",
 }
 
 

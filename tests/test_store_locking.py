@@ -23,6 +23,7 @@ from tgfeed.model import Article, BatchResult, CacheEntry
 from tgfeed.store import (
     ArticlesRepo,
     FeedsRepo,
+    InboxRepo,
     JobsRepo,
     MailRepo,
     SourcesRepo,
@@ -31,6 +32,7 @@ from tgfeed.store import (
     open_store,
 )
 from tgfeed.store.digest_states import Bodies
+from tgfeed.store.inbox import LogEntry
 
 NOW = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
 ART = Article(
@@ -115,6 +117,15 @@ WRITES: dict[str, Callable[[Store], Any]] = {
     "mail.mark_retry": lambda s: s.mail.mark_retry(1, 1, error="421", now=NOW),
     "mail.mark_failed": lambda s: s.mail.mark_failed(
         1, 1, error="550", now=NOW, permanent=True, bounce_limit=1
+    ),
+    "mail.count_bounce": lambda s: s.mail.count_bounce(1, now=NOW, bounce_limit=3),
+    "inbox.record": lambda s: s.inbox.record(
+        "<m@x>",
+        [LogEntry("other", "ignored")],
+        mailbox="maildir:x",
+        sender=None,
+        subject="",
+        now=NOW,
     ),
     "jobs.start_run": _run,
     "jobs.finish_run": lambda s: s.jobs.finish_run(1, "ok", NOW),
@@ -206,6 +217,7 @@ READS = {
         "audit_log",
     },
     "feeds": {"tombstone", "tombstones", "tombstones_by_url", "due", "notices", "notice_counts"},
+    "inbox": {"seen", "hard_bounces", "log", "counts"},
 }
 REPOS = {
     "articles": ArticlesRepo,
@@ -214,6 +226,7 @@ REPOS = {
     "sources": SourcesRepo,
     "users": UsersRepo,
     "feeds": FeedsRepo,
+    "inbox": InboxRepo,
 }
 
 

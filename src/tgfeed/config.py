@@ -257,6 +257,40 @@ class DkimConfig(_Section):
     key_file: Path
 
 
+class InboxConfig(_Section):
+    """The mailbox that receives bounces and mailto: unsubscribes (docs/inbox.md):
+    a Maildir an MTA delivers into, or an IMAP folder over TLS."""
+
+    maildir: Path | None = None
+    host: str | None = None
+    port: int = Field(default=993, ge=1, le=65535)
+    user: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    folder: str = "INBOX"
+    # Where processed messages go (an IMAP folder, or a Maildir++ subfolder);
+    # unset: they stay where they are, marked seen.
+    processed_folder: str | None = None
+    ca_file: Path | None = None  # trust this CA (a self-signed relay) besides the system's
+    timeout: float = Field(default=30.0, gt=0)
+    batch: int = Field(default=500, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> InboxConfig:
+        if (self.maildir is None) == (self.host is None):
+            raise ValueError('give exactly one of maildir = "path" or host = "imap.example.vn"')
+        if self.host is not None and not self.user:
+            raise ValueError("an IMAP inbox needs user (and password_env or password_file)")
+        if self.processed_folder is not None and not re.fullmatch(
+            r"[\w .-]{1,100}", self.processed_folder
+        ):
+            raise ValueError('processed_folder must be a plain folder name, e.g. "processed"')
+        return self
+
+    def password(self) -> str | None:
+        return read_secret(self.password_env, self.password_file, "mail.inbox.password")
+
+
 class MailConfig(_Section):
     backend: Literal["outbox", "smtp"] = "outbox"
     outbox_dir: Path = Path(DEFAULT_DATA_DIR) / "outbox"
@@ -269,6 +303,7 @@ class MailConfig(_Section):
     bounce_limit: int = Field(default=3, ge=1)
     smtp: SmtpConfig = SmtpConfig()
     dkim: DkimConfig | None = None
+    inbox: InboxConfig | None = None
 
 
 DEFAULT_KEYWORDS = [
@@ -375,7 +410,7 @@ class SecurityConfig(_Section):
     secret_file: Path | None = None
 
 
-JobKind = Literal["ingest", "crawl", "build_feeds", "send_digest", "cleanup"]
+JobKind = Literal["ingest", "crawl", "build_feeds", "send_digest", "cleanup", "process_inbox"]
 
 
 class JobConfig(_Section):
@@ -514,6 +549,27 @@ class Config(_Section):
 
     # Where the config came from (None: embedded defaults); not a TOML key.
     source_path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inbox_job(cls, data: Any) -> Any:
+        """With ``[mail.inbox]`` set, a ``process_inbox`` job (every 10 minutes) is
+        scheduled unless a job of that kind or name is already configured."""
+        mail = data.get("mail") if isinstance(data, dict) else None
+        if not isinstance(mail, dict) or mail.get("inbox") is None:
+            return data
+        schedule = data.get("schedule", {})
+        if not isinstance(schedule, dict):
+            return data
+        jobs = schedule.get("jobs")
+        if jobs is None:
+            jobs = {n: j.model_dump(exclude_none=True) for n, j in _default_jobs().items()}
+        if not isinstance(jobs, dict) or "process_inbox" in jobs:
+            return data
+        if any(isinstance(j, dict) and j.get("kind") == "process_inbox" for j in jobs.values()):
+            return data
+        inbox_job = {"kind": "process_inbox", "every": 600, "misfire_grace": 600}
+        return {**data, "schedule": {**schedule, "jobs": {**jobs, "process_inbox": inbox_job}}}
 
     @model_validator(mode="after")
     def _sources_unique(self) -> Config:

@@ -86,3 +86,7 @@ class TokenError(TgfeedError):
     def __init__(self, message: str, *, reason: str = "invalid", hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.reason = reason
+
+
+class InboxError(TgfeedError):
+    """The bounce/unsubscribe mailbox cannot be read, or a message in it is unreadable."""

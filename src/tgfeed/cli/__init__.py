@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import articles as _articles  # noqa: F401  isort: skip
 from . import demo as _demo  # noqa: F401  isort: skip
 from . import feeds as _feeds  # noqa: F401  isort: skip
+from . import inbox as _inbox  # noqa: F401  isort: skip
 from . import digest as _digest  # noqa: F401  isort: skip
 from . import digest_admin as _digest_admin  # noqa: F401  isort: skip
 from . import schedule as _schedule  # noqa: F401  isort: skip

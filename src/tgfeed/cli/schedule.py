@@ -230,6 +230,14 @@ def _status_tail(st: dict[str, Any], tz: ZoneInfo) -> None:
             markup=False,
             soft_wrap=True,
         )
+    if st["inbox"]:
+        c = st["inbox"]["counts"]
+        console.print(
+            f"inbox: {c['unsubscribe']} unsubscribe request(s), {c['bounce-hard']} hard and "
+            f"{c['bounce-soft']} soft bounce(s), {c['other'] + c['report']} other, "
+            f"{c['invalid']} unreadable; last {st['inbox']['last_processed_at'] or '—'}",
+            markup=False,
+        )
     for f in st["ingest"]["failures"][:5]:
         console.print(f"ingest failure: {f['item']}: {f['reason']}", markup=False, soft_wrap=True)
     hub = st.get("websub")

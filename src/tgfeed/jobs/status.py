@@ -105,6 +105,17 @@ def digest_status(app: App) -> dict[str, Any] | None:
     }
 
 
+def inbox_status(app: App) -> dict[str, Any] | None:
+    """The bounce/unsubscribe mailbox: what its log holds (None when not configured)."""
+    if app.config.mail.inbox is None:
+        return None
+    last = app.store.inbox.log(limit=1)
+    return {
+        "counts": app.store.inbox.counts(),
+        "last_processed_at": iso_local(last[0].processed_at, app.tz) if last else None,
+    }
+
+
 def collect_status(app: App) -> dict[str, Any]:
     js = app.store.jobs
     status: dict[str, Any] = _jsonable(
@@ -122,6 +133,7 @@ def collect_status(app: App) -> dict[str, Any]:
             },
             "sources": source_states(app),
             "websub": websub_status(app),
+            "inbox": inbox_status(app),
         }
     )
     return status

@@ -143,12 +143,34 @@ async def _cleanup(app: App, job: JobConfig, scheduled: datetime | None, dry: bo
     return JobResult("ok", {"job_runs_pruned": pruned})
 
 
+async def _process_inbox(
+    app: App, job: JobConfig, scheduled: datetime | None, dry: bool
+) -> JobResult:
+    from ..jobs.inbox import process_inbox
+
+    result = await process_inbox(app, dry_run=dry)
+    summary = summarize(result) or {}
+    if result.status == "skipped":
+        return JobResult("skipped", summary, "no [mail.inbox] is configured")
+    if result.failed:
+        # What could be processed was; the run fails so that it shows and alerts.
+        return JobResult(
+            "failed",
+            summary,
+            f"inbox: {result.failed} message(s) not processed: "
+            + "; ".join(result.errors[:3])
+            + " (retried at the next run; `tgfeed inbox process` shows each)",
+        )
+    return JobResult("ok", summary)
+
+
 KINDS: dict[str, JobFunc] = {
     "build_feeds": _build_feeds,
     "send_digest": _send_digest,
     "crawl": _crawl,
     "ingest": _crawl,  # a named source (e.g. a directory) ingested on its schedule
     "cleanup": _cleanup,
+    "process_inbox": _process_inbox,
 }
 
 

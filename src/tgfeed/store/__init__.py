@@ -11,6 +11,7 @@ write discipline (``BEGIN IMMEDIATE``, the busy timeout honoured):
 - ``store.users``: the console's accounts, sessions, failed logins, ``admin_audit``.
 - ``store.feeds``: each published file's Last-Modified, tombstones of retracted
   articles, pages found gone, WebSub notifications (and the id migration's record).
+- ``store.inbox``: the log of the bounce/unsubscribe mailbox (idempotent processing).
 
 Every public method raises ``StoreError`` (with a hint), never a raw ``sqlite3``
 exception.
@@ -25,10 +26,11 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import articles_schema, feedstate, jobs, mail, sources, users
+from . import articles_schema, feedstate, inbox, jobs, mail, sources, users
 from .articles import ArticlesRepo, content_hash
 from .db import Db, apply, connect
 from .feedstate import FeedsRepo
+from .inbox import InboxRepo
 from .jobs import JobsRepo
 from .leases import SCHEDULER_LEASE, LeaseGrant, digest_lease
 from .mail import MailRepo
@@ -40,6 +42,7 @@ __all__ = [
     "SCHEDULER_LEASE",
     "ArticlesRepo",
     "FeedsRepo",
+    "InboxRepo",
     "JobsRepo",
     "LeaseGrant",
     "MailRepo",
@@ -59,6 +62,7 @@ MIGRATIONS = (
     sources.migrations,
     users.migrations,
     feedstate.migrations,
+    inbox.migrations,
 )
 
 
@@ -74,6 +78,7 @@ class Store:
         self.sources = SourcesRepo(db)
         self.users = UsersRepo(db)
         self.feeds = FeedsRepo(db, self.articles)
+        self.inbox = InboxRepo(db)
 
     @property
     def db(self) -> sqlite_utils.Database:

@@ -194,6 +194,29 @@ class SubscribersMixin:
             self._skip_pending(subscriber_id, now_s, "unsubscribed before delivery")
             return self.subscriber(subscriber_id)
 
+    def count_bounce(
+        self, subscriber_id: int, *, now: datetime, bounce_limit: int, give_up: bool = False
+    ) -> bool:
+        """One more permanent failure reported later (a DSN): counts toward
+        ``bounce_limit``; an active subscriber becomes ``bounced`` at the limit, or at
+        once with ``give_up``. True when they have just become ``bounced``."""
+        now_s = utc_iso(now)
+        with self._db.write():
+            self._db.execute(
+                "UPDATE subscribers SET bounce_count = bounce_count + 1, updated_at = ? "
+                "WHERE id = ?",
+                (now_s, subscriber_id),
+            )
+            cur = self._db.execute(
+                "UPDATE subscribers SET status = 'bounced', bounced_at = ? "
+                "WHERE id = ? AND status = 'active' AND (? OR bounce_count >= ?)",
+                (now_s, subscriber_id, give_up, bounce_limit),
+            )
+            if cur.rowcount:
+                self._skip_pending(subscriber_id, now_s, "address bounced")
+                return True
+        return False
+
     def _skip_pending(self, subscriber_id: int, now_s: str, reason: str) -> None:
         self._db.execute(
             "UPDATE deliveries SET status = 'skipped', last_error = ?, updated_at = ? "
