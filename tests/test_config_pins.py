@@ -209,7 +209,7 @@ def test_problems_are_counted_and_the_cron_ones_merged(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load(path)
     err = info.value
-    assert err.message.startswith(f"{path.resolve()}: 2 problem(s): feeds.items: ")
+    assert err.message.startswith(f"{path.resolve()}: 2 problems: feeds.items: ")
     assert [p.split(":")[0] for p in err.problems] == ["feeds.items", "schedule.jobs.d.cron"]
     assert err.hint == "fix each key named above; `tgfeed check` lists them"
 
@@ -318,3 +318,38 @@ def test_an_unreadable_secret_file_names_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         read_secret(None, path, "mail.smtp.password")
     assert info.value.message.startswith(f"mail.smtp.password: cannot read {path}: ")
+
+
+# -- defaults that the example and README state ------------------------------------
+
+
+def test_default_schedule_and_digest() -> None:
+    """Without a [schedule]: feeds every 15 min, the digest on Monday 07:00 (caught
+    up until 13:00), cleanup at 03:30; the digest's sections and link lifetimes."""
+    config = Config()
+    jobs = config.schedule.jobs
+    assert sorted(jobs) == ["build_feeds", "cleanup", "weekly_digest"]
+    assert (jobs["build_feeds"].every, jobs["build_feeds"].misfire_grace) == (900, 900)
+    assert (jobs["weekly_digest"].cron, jobs["weekly_digest"].misfire_grace) == (
+        "0 7 * * mon",
+        6 * 3600,
+    )
+    assert (jobs["cleanup"].cron, jobs["cleanup"].misfire_grace) == ("30 3 * * *", 6 * 3600)
+    assert [s.title for s in config.digest.sections] == ["Hội nghị", "Hoạt động"]
+    assert config.digest.enabled is True
+    assert config.digest.token_max_age == 8 * 7 * 86400  # "8w"
+    assert config.digest.confirm_max_age == 3 * 86400  # "3d"
+
+
+def test_a_job_defaults_to_an_hour_of_grace_and_no_jitter() -> None:
+    job = loads('[schedule.jobs.x]\nkind = "cleanup"\nevery = "1h"\n').schedule.jobs["x"]
+    assert (job.misfire_grace, job.jitter, job.enabled) == (3600, 0, True)
+
+
+def test_the_digest_can_be_turned_off() -> None:
+    assert loads("[digest]\nenabled = false\n").digest.enabled is False
+
+
+def test_a_proxy_network_may_have_host_bits_set() -> None:
+    config = loads('[web]\ntrusted_proxies = ["10.1.2.3/8"]\n')
+    assert config.web.trusted_proxies == ["10.1.2.3/8"]

@@ -374,6 +374,15 @@ def test_signature_in_a_div_is_taken_out_of_the_body_html(content: str) -> None:
     assert LONG in a.body_html and SECOND in a.body_html
 
 
+def test_signature_in_a_layout_table_leaves_no_empty_table() -> None:
+    """Pages pasted from a word processor right-align the initials with a table:
+    the whole table goes, not just the text inside it."""
+    content = f"<p>{LONG}</p><p>{SECOND}</p><table><tr><td><strong>NT</strong></td></tr></table>"
+    a = parse_html(html_page(content), PageSource("p.html"))
+    assert a.signature == "NT"
+    assert "<table" not in a.body_html and "<td" not in a.body_html
+
+
 def test_signature_removal_keeps_what_shares_its_block() -> None:
     """Only an element holding nothing but the signature goes; a paragraph ending
     in it (after a line break) and images stay."""

@@ -53,6 +53,12 @@ def test_links_without_a_host_or_of_other_schemes_are_dropped() -> None:
     assert extract_links(html, SITE + "/") == []  # an empty href is no link
 
 
+def test_a_broken_first_link_is_skipped() -> None:
+    assert extract_links('<a href="http://[bad">x</a>', SITE + "/") == []
+    html = '<a href="http://[bad">x</a><a href="/a-1.aspx">a</a>'
+    assert extract_links(html, SITE + "/") == [f"{SITE}/a-1.aspx"]
+
+
 def test_pathological_markup_keeps_the_links_found_so_far() -> None:
     html = '<a href="/a-1.aspx">a</a><![if !supportLists]><a href="/b-2.aspx">b'
     assert extract_links(html, SITE + "/")[:1] == [f"{SITE}/a-1.aspx"]
@@ -87,6 +93,9 @@ def test_page_text_valid_utf8_wins_else_the_declared_charset() -> None:
     assert page_text("Hội nghị".encode(), "windows-1258") == "Hội nghị"
     assert page_text("Hội".encode("latin-1", "replace"), "latin-1") == "H?i"
     assert page_text(b"caf\xe9", "latin-1") == "café"
+    # 0xD0 is Ð in latin-1 and Đ in windows-1258: the declared charset is used
+    assert page_text(b"\xd0", "latin-1") == "Ð"
+    assert page_text(b"\xd0", None) == "Đ"
 
 
 # -- robots.txt --------------------------------------------------------------------
@@ -123,8 +132,16 @@ def test_crawl_delay_ignores_comments_case_and_blank_lines() -> None:
 
 
 def test_a_bad_crawl_delay_still_closes_the_group() -> None:
-    robots = "User-agent: tgfeed\nCrawl-delay: soon\nUser-agent: *\nCrawl-delay: 2\n"
-    assert crawl_delay(robots, "tgfeed") == 2.0  # tgfeed's group has no usable delay
+    robots = "User-agent: tgfeed\nCrawl-delay: soon\nUser-agent: other\nCrawl-delay: 2\n"
+    assert crawl_delay(robots, "tgfeed") is None  # tgfeed's group has no usable delay
+    assert crawl_delay(robots, "other") == 2.0
+
+
+def test_any_rule_closes_a_group() -> None:
+    """The next User-agent line starts a new group: its delay is not ours."""
+    robots = "User-agent: tgfeed\nDisallow: /admin\nUser-agent: other\nCrawl-delay: 7\n"
+    assert crawl_delay(robots, "tgfeed") is None
+    assert crawl_delay(robots, "other") == 7.0
 
 
 def test_host_delay_is_ours_at_least_and_capped() -> None:
