@@ -28,15 +28,18 @@ from ..errors import RenderError, TgfeedError
 from ..feeds import catalog
 from ..feeds.catalog import ALL, ALL_FEED, FORMATS
 from ..feeds.entries import fingerprint_keys, newest_of_keys
-from ..feeds.publish import Listed, Publisher, templates_key
+from ..feeds.pages import templates_key
+from ..feeds.publish import Listed, Publisher
 from ..feeds.render import RENDER_VERSION, render_many
-from ..staticdir import MANIFEST, StaticDir, atomic_write
+from ..staticdir import MANIFEST, StaticDir, atomic_write, content_digest
 
 __all__ = ["MANIFEST", "BuildResult", "atomic_write", "build_feeds", "config_key"]
 
 log = logging.getLogger(__name__)
 
 FEED_SUFFIXES = tuple(f".{fmt}" for fmt in FORMATS)
+# Files nginx serves itself get a precompressed .gz sibling (gzip_static).
+GZIP_SUFFIXES = (*FEED_SUFFIXES, ".opml")
 # The static index has no search form, so it is not the server's "/" page: its
 # Last-Modified is kept under its own name.
 PAGES = {"feeds.opml": "/feeds.opml", "index.html": "/index.html"}
@@ -81,7 +84,7 @@ def build_feeds(app: App, output_dir: Path | None = None, dry_run: bool = False)
     """Write every published feed (RSS, Atom, JSON Feed), ``feeds.opml`` and
     ``index.html`` under ``output_dir`` (default ``feeds.output_dir``)."""
     out = app.path(output_dir or app.config.feeds.output_dir)
-    d = StaticDir(out, dry_run=dry_run)
+    d = StaticDir(out, dry_run=dry_run, gzip=GZIP_SUFFIXES)
     try:
         d.open()
     except OSError as exc:
@@ -116,11 +119,12 @@ def _tombstones_key(app: App) -> str:
 def _put(pub: Publisher, d: StaticDir, files: dict[str, bytes]) -> None:
     """Files (relative path → bytes), each with its Last-Modified as mtime."""
     paths = {rel: PAGES.get(rel, "/" + rel) for rel in files}
-    stamps: dict[str, datetime] = pub.stamps(
-        [(paths[rel], body) for rel, body in files.items()], dry_run=d.dry_run
+    digests = {rel: content_digest(body) for rel, body in files.items()}  # hashed once
+    stamps: dict[str, datetime] = pub.stamps_of(
+        [(paths[rel], digests[rel]) for rel in files], dry_run=d.dry_run
     )
     for rel, body in files.items():
-        d.put(rel, body, mtime=stamps[paths[rel]])
+        d.put(rel, body, mtime=stamps[paths[rel]], digest=digests[rel])
 
 
 def _build(app: App, d: StaticDir) -> BuildResult:
@@ -129,11 +133,14 @@ def _build(app: App, d: StaticDir) -> BuildResult:
     if _unchanged(app, d, version, key):
         return BuildResult(
             output_dir=d.root,
-            unchanged=len(d.old_files),
+            unchanged=d.old_count(),
             feeds=len(d.manifest.get("feeds", {})),
             dry_run=d.dry_run,
         )
     pub = Publisher(app)
+    # The App's entries: a build in the running service (the build_feeds job) renders
+    # only the entries that changed since the last one.
+    pub.entries = app.publisher.entries
     old_fps: dict[str, str] = d.manifest.get("feeds", {}) if d.manifest.get("config") == key else {}
     fps: dict[str, str] = {}
     listed, rendered = _feeds(pub, d, old_fps, fps)
@@ -223,7 +230,7 @@ def _feeds(
             fps[spec.key] = fp
             continue
         try:
-            bodies = render_many(FORMATS, channel, pub.items(spec), opts)
+            bodies = render_many(FORMATS, channel, pub.items(spec), opts, cache=pub.entries)
         except RenderError as exc:
             log.warning("feed %s: %s", spec.key, exc.message)
             d.failures.extend((rel, exc.message) for rel in rels)
