@@ -228,14 +228,24 @@ _CLOSE = {"rss": b"  </channel>\n", "atom": b"</feed>\n"}
 _DUMMY = Channel(id="urn:x", title="x", description="x", base_url="urn:x", home_url="urn:x")
 
 
-def entry_bytes(fmt: str, entries: Sequence[Entry], opts: Options) -> list[bytes]:
-    """Each entry's bytes exactly as feedgen writes it inside a feed of ``fmt``
-    (rss, atom; json: its JSON object), rendered together in one document."""
-    if fmt == "json":
-        return [json.dumps(_json_item(e, opts), ensure_ascii=False).encode() for e in entries]
-    if not entries:
-        return []
-    doc = _xml((fmt,), _DUMMY, entries, opts)[fmt]
+def entry_bytes(
+    formats: Sequence[str], entries: Sequence[Entry], opts: Options
+) -> dict[str, list[bytes]]:
+    """Each entry's bytes exactly as feedgen writes it inside a feed of each format
+    (rss, atom; json: its JSON object); RSS and Atom from one FeedGenerator."""
+    out: dict[str, list[bytes]] = {}
+    if "json" in formats:
+        out["json"] = [
+            json.dumps(_json_item(e, opts), ensure_ascii=False).encode() for e in entries
+        ]
+    xml = [f for f in formats if f != "json"]
+    docs = _xml(xml, _DUMMY, entries, opts) if entries and xml else {}
+    for fmt in xml:
+        out[fmt] = _split(fmt, docs[fmt], len(entries)) if entries else []
+    return out
+
+
+def _split(fmt: str, doc: bytes, n: int) -> list[bytes]:
     start = doc.index(_OPEN[fmt]) + 1
     end = doc.rindex(_CLOSE[fmt])
     pieces = doc[start:end].split(_OPEN[fmt])
@@ -244,23 +254,34 @@ def entry_bytes(fmt: str, entries: Sequence[Entry], opts: Options) -> list[bytes
         (_OPEN[fmt][1:] if i else b"") + p + (b"\n" if i < last else b"")
         for i, p in enumerate(pieces)
     ]
-    if len(out) != len(entries):
-        raise RenderError(f"{fmt}: {len(entries)} entries rendered as {len(out)}")
+    if len(out) != n:
+        raise RenderError(f"{fmt}: {n} entries rendered as {len(out)}")
     return out
 
 
 def assemble(
-    fmt: str, channel: Channel, parts: Sequence[bytes], stamp: datetime, opts: Options
-) -> bytes:
-    """A feed from its channel (rendered without entries) and its entries' bytes."""
-    if fmt == "json":
-        head = _json(channel, (), opts)
-        tail = b'"items": []}\n'
-        assert head.endswith(tail)
-        return head[: -len(tail)] + b'"items": [' + b", ".join(parts) + b"]}\n"
-    doc = _xml((fmt,), channel, (), opts, stamp=stamp)[fmt]
-    at = doc.rindex(_CLOSE[fmt])
-    return doc[:at] + b"".join(parts) + doc[at:]
+    formats: Sequence[str],
+    channel: Channel,
+    parts: dict[str, list[bytes]],
+    stamp: datetime,
+    opts: Options,
+) -> dict[str, bytes]:
+    """Each format's feed from its channel (rendered once, without entries, RSS and
+    Atom from one FeedGenerator) and its entries' bytes."""
+    out: dict[str, bytes] = {}
+    xml = [f for f in formats if f != "json"]
+    docs = _xml(xml, channel, (), opts, stamp=stamp) if xml else {}
+    for fmt in formats:
+        if fmt == "json":
+            head = _json(channel, (), opts)
+            tail = b'"items": []}\n'
+            assert head.endswith(tail)
+            out[fmt] = head[: -len(tail)] + b'"items": [' + b", ".join(parts[fmt]) + b"]}\n"
+        else:
+            doc = docs[fmt]
+            at = doc.rindex(_CLOSE[fmt])
+            out[fmt] = doc[:at] + b"".join(parts[fmt]) + doc[at:]
+    return out
 
 
 # -- JSON Feed 1.1 ------------------------------------------------------------
@@ -364,14 +385,11 @@ def _cached(
     keys = [entry_key(a, opts) for a in chosen]
     found = cache.get_many(f"{fmt}:{k}" for k in keys for fmt in formats)
     need = [i for i, k in enumerate(keys) if any(f"{fmt}:{k}" not in found for fmt in formats)]
-    fresh = dict(zip(need, prepare([chosen[i] for i in need], opts), strict=True))
+    made = entry_bytes(formats, prepare([chosen[i] for i in need], opts), opts)
     for fmt in formats:
-        todo = [i for i in need if f"{fmt}:{keys[i]}" not in found]
-        for i, body in zip(todo, entry_bytes(fmt, [fresh[i] for i in todo], opts), strict=True):
+        for i, body in zip(need, made[fmt], strict=True):
             found[f"{fmt}:{keys[i]}"] = body
             cache.put(f"{fmt}:{keys[i]}", body)
     stamp = max((entry_updated(a, opts) for a in chosen), default=local(EMPTY_FEED_DATE, opts.tz))
-    return {
-        fmt: assemble(fmt, channel, [found[f"{fmt}:{k}"] for k in keys], stamp, opts)
-        for fmt in formats
-    }
+    parts = {fmt: [found[f"{fmt}:{k}"] for k in keys] for fmt in formats}
+    return assemble(formats, channel, parts, stamp, opts)
