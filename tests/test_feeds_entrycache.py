@@ -76,6 +76,13 @@ def test_cached_build_equals_scratch_build_for_every_feed(sample_app: App) -> No
     build_feeds(app)
     assert built(out) == scratch(app)
 
+    # The service's builds assemble from the App's cache: the same files again.
+    rebuild = app.path(app.config.feeds.output_dir) / ".tgfeed-build.json"
+    rebuild.unlink()  # every feed rendered (assembled) again
+    build_feeds(app, reuse_entries=True)
+    assert len(app.publisher.entries) == len(FORMATS) * len(listed_articles(pub))
+    assert built(out) == scratch(app)
+
 
 def test_served_feeds_use_the_cache_and_equal_scratch(sample_app: App) -> None:
     pub = Publisher(sample_app)

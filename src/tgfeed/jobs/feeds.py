@@ -28,6 +28,7 @@ from ..errors import RenderError, TgfeedError
 from ..feeds import catalog
 from ..feeds.catalog import ALL, ALL_FEED, FORMATS
 from ..feeds.entries import fingerprint_keys, newest_of_keys
+from ..feeds.entrycache import EntryCache
 from ..feeds.pages import templates_key
 from ..feeds.publish import Listed, Publisher
 from ..feeds.render import RENDER_VERSION, render_many
@@ -80,9 +81,18 @@ def config_key(app: App) -> str:
     return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def build_feeds(app: App, output_dir: Path | None = None, dry_run: bool = False) -> BuildResult:
+def build_feeds(
+    app: App,
+    output_dir: Path | None = None,
+    dry_run: bool = False,
+    *,
+    reuse_entries: bool = False,
+) -> BuildResult:
     """Write every published feed (RSS, Atom, JSON Feed), ``feeds.opml`` and
-    ``index.html`` under ``output_dir`` (default ``feeds.output_dir``)."""
+    ``index.html`` under ``output_dir`` (default ``feeds.output_dir``).
+    ``reuse_entries``: assemble feeds from the App's cached entries (the running
+    service, whose cache outlives a build); a one-shot ``tgfeed build`` renders each
+    feed whole, which costs less CPU when nothing is cached yet."""
     out = app.path(output_dir or app.config.feeds.output_dir)
     d = StaticDir(out, dry_run=dry_run, gzip=GZIP_SUFFIXES)
     try:
@@ -93,7 +103,7 @@ def build_feeds(app: App, output_dir: Path | None = None, dry_run: bool = False)
             hint="set [feeds] output_dir (or --output) to a writable folder",
         ) from exc
     with d:
-        return _build(app, d)
+        return _build(app, d, reuse_entries)
 
 
 def _unchanged(app: App, d: StaticDir, version: int, key: str) -> bool:
@@ -127,7 +137,7 @@ def _put(pub: Publisher, d: StaticDir, files: dict[str, bytes]) -> None:
         d.put(rel, body, mtime=stamps[paths[rel]], digest=digests[rel])
 
 
-def _build(app: App, d: StaticDir) -> BuildResult:
+def _build(app: App, d: StaticDir, reuse_entries: bool = False) -> BuildResult:
     version = app.store.articles.version
     key = config_key(app)
     if _unchanged(app, d, version, key):
@@ -138,12 +148,10 @@ def _build(app: App, d: StaticDir) -> BuildResult:
             dry_run=d.dry_run,
         )
     pub = Publisher(app)
-    # The App's entries: a build in the running service (the build_feeds job) renders
-    # only the entries that changed since the last one.
-    pub.entries = app.publisher.entries
+    cache = app.publisher.entries if reuse_entries else None
     old_fps: dict[str, str] = d.manifest.get("feeds", {}) if d.manifest.get("config") == key else {}
     fps: dict[str, str] = {}
-    listed, rendered = _feeds(pub, d, old_fps, fps)
+    listed, rendered = _feeds(pub, d, old_fps, fps, cache)
 
     # The feeds are in place before the pages that list them; a feed that could not
     # be written and has no older copy is left out of them (no link to a 404).
@@ -201,7 +209,11 @@ def _pages(pub: Publisher, d: StaticDir, listed: list[Listed]) -> None:
 
 
 def _feeds(
-    pub: Publisher, d: StaticDir, old_fps: dict[str, str], fps: dict[str, str]
+    pub: Publisher,
+    d: StaticDir,
+    old_fps: dict[str, str],
+    fps: dict[str, str],
+    cache: EntryCache | None = None,
 ) -> tuple[list[Listed], int]:
     """Every published feed, rendered only when its input fingerprint changed."""
     store = pub.app.store
@@ -230,7 +242,7 @@ def _feeds(
             fps[spec.key] = fp
             continue
         try:
-            bodies = render_many(FORMATS, channel, pub.items(spec), opts, cache=pub.entries)
+            bodies = render_many(FORMATS, channel, pub.items(spec), opts, cache=cache)
         except RenderError as exc:
             log.warning("feed %s: %s", spec.key, exc.message)
             d.failures.extend((rel, exc.message) for rel in rels)
