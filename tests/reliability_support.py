@@ -5,6 +5,7 @@ disk that fills up."""
 from __future__ import annotations
 
 import errno
+import gzip
 import json
 import os
 import signal
@@ -37,6 +38,11 @@ class PartialDocument(AssertionError):
 def check_document(name: str, data: bytes, content_type: str = "") -> str:
     """Raise PartialDocument unless ``data`` is one whole document of the kind its
     name (or content type) says; returns the kind checked."""
+    if name.endswith(".gz") and not content_type:  # a precompressed sibling: whole gzip
+        try:
+            return check_document(name[:-3], gzip.decompress(data))
+        except (OSError, EOFError) as exc:
+            raise PartialDocument(f"{name}: {exc}") from exc
     kind = _kind(name, content_type)
     if not data:
         raise PartialDocument(f"{name}: empty")

@@ -393,6 +393,7 @@ class WebConfig(_Section):
     subscribe_per_hour: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=5_000_000, ge=1024)
     body_timeout: float = Field(default=30.0, gt=0)  # seconds for a whole request body
+    access_log: bool = False  # uvicorn's line per request (nginx keeps its own log)
     # Peers whose X-Forwarded-For / -Proto are believed (addresses or CIDRs).
     trusted_proxies: list[Annotated[str, AfterValidator(_check_network)]] = []
 

@@ -16,6 +16,13 @@ removed by the next one.
         d.commit({"version": 7})        # writes the manifest, fsyncs the folders
     d.written, d.unchanged, d.removed, d.failures
 
+A folder made with ``gzip=(".rss", …)`` also gets a ``.gz`` sibling of each such
+file (gzip with mtime 0: the same bytes always give the same ``.gz``), with the
+file's mtime, for nginx's ``gzip_static``. The pair is published so that a reader
+never sees a ``.gz`` of other bytes than its file: the old ``.gz`` is removed, the
+new file renamed into place, then the new ``.gz`` — in between, the file is served
+uncompressed (or compressed on the fly).
+
 Used by ``tgfeed build``; written so that the digest preview, ``export -o`` and
 the Maildir outbox can use it too.
 """
@@ -23,13 +30,9 @@ the Maildir outbox can use it too.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
-import re
-import stat
-import threading
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,8 +41,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .atomicfiles import (
+    atomic_write,
+    content_digest,
+    fsync_dir,
+    gzipped,
+    ns,
+    prune_empty_dirs,
+    remove_orphaned_temps,
+    write_temp,
+)
 from .private import public_mkdir
-from .procs import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +59,7 @@ MANIFEST = ".tgfeed-build.json"
 MANIFEST_FORMAT = 1
 IO_THREADS = 4
 MAX_STAGED = 128  # bounds the open file descriptors
+SIBLING = "gz"  # the manifest's hash of a .gz: it changes with its file, never alone
 
 __all__ = [
     "MANIFEST",
@@ -56,101 +69,6 @@ __all__ = [
     "prune_empty_dirs",
     "remove_orphaned_temps",
 ]
-
-
-def content_digest(data: bytes) -> str:
-    """The hash kept in the manifest (and used for ETags): 32 hex digits."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
-
-
-def _ns(when: datetime) -> int:
-    return int(when.timestamp()) * 1_000_000_000
-
-
-def _write_temp(
-    path: Path, data: bytes, mode: int = 0o644, mtime: datetime | None = None
-) -> tuple[Path, int, int, int]:
-    """``data`` in a temp file beside ``path``: (temp path, open fd, size, mtime_ns)."""
-    # Unique per process and thread; a leftover from a crash is simply overwritten.
-    tmp = path.parent / f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(tmp, flags, mode)
-    except FileNotFoundError:
-        public_mkdir(path.parent)
-        fd = os.open(tmp, flags, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        if mtime is not None:
-            os.utime(fd, ns=(_ns(mtime), _ns(mtime)))
-        st = os.fstat(fd)
-        if stat.S_IMODE(st.st_mode) != mode:  # the umask may have narrowed it
-            os.fchmod(fd, mode)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return tmp, fd, st.st_size, st.st_mtime_ns
-
-
-def atomic_write(
-    path: Path, data: bytes, mode: int = 0o644, *, mtime: datetime | None = None
-) -> tuple[int, int]:
-    """Write via a temp file in the same folder, fsync it, then rename over ``path``
-    (readers see the old file or the new one, never half of one). ``mtime``: the
-    modification time to give the file (whole seconds). Returns size and mtime_ns."""
-    tmp, fd, size, mtime_ns = _write_temp(path, data, mode, mtime)
-    try:
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return size, mtime_ns
-
-
-def fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-_TEMP_NAME = re.compile(r"^\..+\.(\d+)-\d+\.tmp$")
-
-
-def remove_orphaned_temps(root: Path) -> int:
-    """Delete the temp files of runs that were killed mid-write (their process is
-    gone); a live run's temp files are left alone. Returns how many went."""
-    removed = 0
-    for path in root.rglob(".*.tmp"):
-        m = _TEMP_NAME.match(path.name)
-        if m is None or pid_alive(int(m[1])):
-            continue
-        with contextlib.suppress(OSError):
-            path.unlink()
-            removed += 1
-    if removed:
-        log.info("removed %d temp file(s) left by an interrupted run", removed)
-    return removed
-
-
-def prune_empty_dirs(root: Path) -> None:
-    """Remove the empty folders under ``root`` (deepest first; ``root`` stays)."""
-    if not root.is_dir():
-        return
-    for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        with contextlib.suppress(OSError):
-            d.rmdir()  # only succeeds when empty
 
 
 def load_manifest(root: Path, name: str = MANIFEST) -> dict[str, Any]:
@@ -172,14 +90,24 @@ class _Staged:
     fd: int
     entry: list[Any]  # [size, mtime_ns, hash] for the manifest
     synced: Future[None]
+    gz: _Staged | None = None  # its .gz sibling, published right after it
+    sibling: bool = False  # a .gz written again for a file that did not change
 
 
 class StaticDir:
     """One run of writes into ``root`` (see the module docstring). ``dry_run``:
     report what would be written or removed, touch nothing."""
 
-    def __init__(self, root: Path, *, dry_run: bool = False, manifest: str = MANIFEST) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        dry_run: bool = False,
+        manifest: str = MANIFEST,
+        gzip: tuple[str, ...] = (),
+    ) -> None:
         self.root = root
+        self.gzip = gzip  # files ending so get a .gz sibling
         self.dry_run = dry_run
         self.manifest_name = manifest
         self.manifest = load_manifest(root, manifest)
@@ -217,7 +145,23 @@ class StaticDir:
     # -- what is there -------------------------------------------------------
 
     def intact(self, rel: str) -> bool:
-        """The file is as the last run left it (size and mtime, per the manifest)."""
+        """The file (and its ``.gz`` sibling, when it has one) is as the last run left
+        it (size and mtime, per the manifest)."""
+        if self._gz(rel) and not self._intact(rel + ".gz"):
+            return False
+        return self._intact(rel)
+
+    def old_count(self) -> int:
+        """Files the last run left, their ``.gz`` siblings not counted."""
+        return sum(1 for rel in self.old_files if not self._sibling(rel))
+
+    def _sibling(self, rel: str) -> bool:
+        return rel.endswith(".gz") and self._gz(rel[:-3])
+
+    def _gz(self, rel: str) -> bool:
+        return bool(self.gzip) and rel.endswith(self.gzip)
+
+    def _intact(self, rel: str) -> bool:
         entry = self.old_files.get(rel)
         if entry is None:
             return False
@@ -241,76 +185,132 @@ class StaticDir:
     # -- writing -------------------------------------------------------------
 
     def keep(self, rel: str) -> None:
-        """The file stays as the last run wrote it."""
+        """The file (and its ``.gz``) stays as the last run wrote it."""
         self.files[rel] = self.old_files[rel]
+        if self._gz(rel):
+            self.files[rel + ".gz"] = self.old_files[rel + ".gz"]
         self.unchanged += 1
 
-    def put(self, rel: str, data: bytes, *, mtime: datetime | None = None) -> None:
-        """Write ``data`` to ``rel`` unless the file already holds exactly these bytes.
-        ``mtime``: the file's modification time (whole seconds), also set on an
-        unchanged file whose time differs."""
-        path = self.root / rel
-        digest = content_digest(data)
-        try:
-            current = path.read_bytes()
-        except FileNotFoundError:
-            current = None
-        except OSError as exc:
-            self.failures.append((rel, f"cannot read: {exc.strerror}"))
-            return
-        if current == data:
-            self._unchanged(rel, path, digest, mtime)
+    def put(
+        self, rel: str, data: bytes, *, mtime: datetime | None = None, digest: str | None = None
+    ) -> None:
+        """Write ``data`` to ``rel`` unless the manifest says the file already holds
+        exactly these bytes (by hash; the old file is not read). ``mtime``: the
+        file's modification time (whole seconds), also set on an unchanged file
+        whose time differs. ``digest``: ``content_digest(data)``, if already known."""
+        digest = digest or content_digest(data)
+        old = self.old_files.get(rel)
+        if old is not None and old[2] == digest and self._intact(rel):
+            self._unchanged(rel, data, digest, mtime)
             return
         if self.dry_run:
             self.written.append(rel)
             return
-        try:
-            tmp, fd, size, mtime_ns = _write_temp(path, data, mtime=mtime)
-        except OSError as exc:
-            self.failures.append((rel, f"cannot write: {exc.strerror or exc}"))
+        staged = self._stage(rel, data, digest, mtime)
+        if staged is None:
             return
-        assert self._pool is not None, "StaticDir.put outside `with`"
-        synced = self._pool.submit(os.fsync, fd)
-        self._staged.append(_Staged(rel, tmp, fd, [size, mtime_ns, digest], synced))
+        if self._gz(rel):
+            staged.gz = self._stage(rel + ".gz", gzipped(data), SIBLING, mtime)
+            if staged.gz is not None:
+                staged.gz.sibling = True
+        self._staged.append(staged)
         if len(self._staged) >= MAX_STAGED:
             self.finish()
 
-    def _unchanged(self, rel: str, path: Path, digest: str, mtime: datetime | None) -> None:
-        st = path.stat()
-        mtime_ns = st.st_mtime_ns
-        if mtime is not None and mtime_ns != _ns(mtime) and not self.dry_run:
-            try:
-                os.utime(path, ns=(_ns(mtime), _ns(mtime)))
-                mtime_ns = _ns(mtime)
-            except OSError as exc:
-                self.failures.append((rel, f"cannot set the time: {exc.strerror}"))
-                return
-        self.files[rel] = [st.st_size, mtime_ns, digest]
+    def _stage(self, rel: str, data: bytes, digest: str, mtime: datetime | None) -> _Staged | None:
+        try:
+            tmp, fd, size, mtime_ns = write_temp(self.root / rel, data, mtime=mtime)
+        except OSError as exc:
+            self.failures.append((rel, f"cannot write: {exc.strerror or exc}"))
+            return None
+        assert self._pool is not None, "StaticDir.put outside `with`"
+        synced = self._pool.submit(os.fsync, fd)
+        return _Staged(rel, tmp, fd, [size, mtime_ns, digest], synced)
+
+    def _unchanged(self, rel: str, data: bytes, digest: str, mtime: datetime | None) -> None:
+        entry = self._retime(rel, self.old_files[rel], mtime)
+        if entry is None:
+            return
+        self.files[rel] = entry
         self.unchanged += 1
+        if not self._gz(rel):
+            return
+        gz_entry = self.old_files.get(rel + ".gz")
+        if gz_entry is not None and self._intact(rel + ".gz"):
+            gz_entry = self._retime(rel + ".gz", gz_entry, mtime)
+            if gz_entry is not None:
+                self.files[rel + ".gz"] = gz_entry
+        elif not self.dry_run:  # the sibling is missing or was changed: write it again
+            staged = self._stage(rel + ".gz", gzipped(data), SIBLING, mtime)
+            if staged is not None:
+                staged.sibling = True
+                self._staged.append(staged)
+
+    def _retime(self, rel: str, entry: list[Any], mtime: datetime | None) -> list[Any] | None:
+        """The manifest entry after giving the file ``mtime`` (None: failed)."""
+        if mtime is None or entry[1] == ns(mtime) or self.dry_run:
+            return entry
+        try:
+            os.utime(self.root / rel, ns=(ns(mtime), ns(mtime)))
+        except OSError as exc:
+            self.failures.append((rel, f"cannot set the time: {exc.strerror}"))
+            return None
+        return [entry[0], ns(mtime), entry[2]]
 
     def finish(self) -> None:
-        """Rename every staged file into place once its data is on disk."""
+        """Rename every staged file into place once its data is on disk; a file
+        with a ``.gz`` sibling: the old ``.gz`` goes first, the new one comes last."""
         for st in self._staged:
-            try:
-                try:
-                    st.synced.result()
-                finally:
-                    os.close(st.fd)
-                os.replace(st.tmp, self.root / st.rel)
-            except OSError as exc:
+            if st.gz is not None:
                 with contextlib.suppress(OSError):
-                    os.unlink(st.tmp)
-                self.failures.append((st.rel, f"cannot write: {exc.strerror or exc}"))
+                    self._unlink(st.gz.rel)
+            if not self._publish(st):
+                if st.gz is not None:
+                    self._discard(st.gz)
                 continue
-            self.files[st.rel] = st.entry
-            self.written.append(st.rel)
-            self._dirs.add((self.root / st.rel).parent)
+            if not st.sibling:
+                self.written.append(st.rel)
+            if st.gz is not None:
+                self._publish(st.gz)
         self._staged.clear()
+
+    def _publish(self, st: _Staged) -> bool:
+        try:
+            try:
+                st.synced.result()
+            finally:
+                os.close(st.fd)
+            os.replace(st.tmp, self.root / st.rel)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(st.tmp)
+            self.failures.append((st.rel, f"cannot write: {exc.strerror or exc}"))
+            return False
+        self.files[st.rel] = st.entry
+        self._dirs.add((self.root / st.rel).parent)
+        return True
+
+    def _discard(self, st: _Staged) -> None:
+        with contextlib.suppress(OSError):
+            try:
+                st.synced.result()
+            finally:
+                os.close(st.fd)
+        with contextlib.suppress(OSError):
+            os.unlink(st.tmp)
+
+    def _unlink(self, rel: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / rel).unlink()
+        self.files.pop(rel, None)
 
     def remove(self, rels: Iterable[str]) -> None:
         """Delete these files (a file already gone counts as removed)."""
         for rel in sorted(rels):
             if not self.dry_run:
+                if self._gz(rel):
+                    with contextlib.suppress(OSError):
+                        self._unlink(rel + ".gz")
                 try:
                     (self.root / rel).unlink()
                 except FileNotFoundError:

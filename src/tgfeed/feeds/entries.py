@@ -72,6 +72,21 @@ class Options:
             images=feeds.images,
         )
 
+    def entry_key(self) -> str:
+        """What one entry's bytes depend on besides its article (``entrycache``)."""
+        return json.dumps(
+            [
+                RENDER_VERSION,
+                self.site_url,
+                self.language,
+                self.content,
+                self.tz.key,
+                self.category_scheme,
+                self.images,
+            ],
+            ensure_ascii=False,
+        )
+
     def key(self) -> str:
         """A stable text form, for fingerprints."""
         return json.dumps(
@@ -224,10 +239,16 @@ def _safe_html(fragment: str, base: str, images: Images = "keep") -> str:
     return sanitize_html(fragment, base, images)
 
 
+def entry_updated(a: Article, opts: Options) -> datetime:
+    """The ``updated`` of ``a``'s entry (local time, never before it was published)."""
+    published = local(a.published_at, opts.tz)
+    return max(published, local(a.updated_at or a.published_at, opts.tz))
+
+
 def _entry(a: Article, opts: Options) -> Entry:
     url = _http_url(a.url, opts.site_url)
     published = local(a.published_at, opts.tz)
-    updated = max(published, local(a.updated_at or a.published_at, opts.tz))
+    updated = entry_updated(a, opts)
     slugs = a.category_slug.split("/")
     cats = tuple(
         ("/".join(slugs[: i + 1]), clean_line(name))
@@ -265,7 +286,7 @@ def fingerprint(
     h.update(opts.key().encode("utf-8"))
     h.update(repr(channel).encode("utf-8", "surrogatepass"))
     for a in select(items, opts.items, newest_first=newest_first):
-        h.update(_article_key(a).encode("utf-8", "surrogatepass"))
+        h.update(article_key(a).encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
@@ -282,7 +303,7 @@ def fingerprint_keys(channel: Channel, keys: Sequence[ArticleKey], opts: Options
     return h.hexdigest()
 
 
-def _article_key(a: Article) -> str:
+def article_key(a: Article) -> str:
     """Every field of ``a`` that a feed shows, as one string (cheaper than repr)."""
     return "\x00".join(
         (

@@ -25,9 +25,11 @@ from . import catalog
 from .entries import Channel, Options, local, prepare, select
 
 if TYPE_CHECKING:
+    from ..app import App
     from .publish import Publisher
 
 FEED_TEMPLATE = "feed.html.j2"
+INDEX_TEMPLATE = "index.html.j2"
 SEARCH_TEMPLATE = "search.html.j2"
 
 # Copies data-copy of the pressed button; the Clipboard API where the page is a
@@ -170,8 +172,10 @@ __all__ = [
     "local",
     "mark_retracted",
     "mark_retracted_text",
+    "retracted_in",
     "search_page",
     "search_results",
+    "templates_key",
 ]
 
 
@@ -216,3 +220,21 @@ def mark_retracted_text(text: str, retracted: dict[str, tuple[str, str | None]])
     lines = ["BÀI ĐÃ BỊ GỠ SAU KHI BẢN TIN ĐƯỢC GỬI:"]
     lines += [f"- {t}" + (f" — {r}" if r else "") for t, r in found]
     return "\n".join(lines) + "\n\n" + text
+
+
+def retracted_in(app: App, page: str) -> dict[str, tuple[str, str | None]]:
+    """The retracted articles a page links to: URL → (title, reason)."""
+    urls = set(re.findall(r'href="([^"]+)"', page))
+    found = app.store.feeds.tombstones_by_url({html.unescape(u) for u in urls})
+    return {url: (t.title, t.reason) for url, t in found.items()}
+
+
+def templates_key(app: App) -> str:
+    """A hash of the index page's templates (an administrator may override them)."""
+    env = app.templates
+    h = hashlib.blake2b(digest_size=16)
+    for name in (INDEX_TEMPLATE, "base.html.j2"):
+        assert env.loader is not None
+        source, _, _ = env.loader.get_source(env, name)
+        h.update(source.encode("utf-8"))
+    return h.hexdigest()

@@ -6,10 +6,8 @@ are the same bytes."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import html as htmllib
 import logging
-import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +22,7 @@ from . import catalog, pages
 from .cache import FeedCache, Rendered
 from .catalog import ALL_FEED, FORMAT_NAMES, FORMATS, HTML_TYPE, OPML_TYPE, FeedSpec
 from .entries import newest_of_keys
+from .entrycache import EntryCache
 from .opml import Folder, Outline, import_groups, render_opml
 from .render import EMPTY_FEED_DATE, Channel, Deleted, Options, fingerprint, render
 
@@ -32,7 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-INDEX_TEMPLATE = "index.html.j2"
+# Another process's change reaches the server within this many seconds.
+VERSION_TTL = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +41,6 @@ class Listed:
 
     spec: FeedSpec
     newest: datetime | None
-
-
-def templates_key(app: App) -> str:
-    """A hash of the index page's templates (an administrator may override them)."""
-    env = app.templates
-    h = hashlib.blake2b(digest_size=16)
-    for name in (INDEX_TEMPLATE, "base.html.j2"):
-        assert env.loader is not None
-        source, _, _ = env.loader.get_source(env, name)
-        h.update(source.encode("utf-8"))
-    return h.hexdigest()
 
 
 class Publisher:
@@ -64,7 +53,21 @@ class Publisher:
         self.search_opts = dataclasses.replace(self.opts, items=app.config.feeds.search_max_results)
         self.cache = cache if cache is not None else FeedCache()  # an empty cache is falsy
         self._listing: tuple[int, list[Listed]] | None = None
+        self._version: tuple[int, int, float] | None = None  # (version, local writes, when)
         self.state: FeedsRepo = app.store.feeds
+        self.entries = EntryCache()  # each entry rendered once, for every feed
+
+    def version(self) -> int:
+        """The store version, asked of SQLite at most every ``VERSION_TTL`` seconds —
+        and at once after a change made through this App's own store."""
+        arts = self.app.store.articles
+        now = time.monotonic()
+        seen = self._version
+        if seen is not None and seen[1] == arts.local_writes and now - seen[2] < VERSION_TTL:
+            return seen[0]
+        version = arts.version
+        self._version = (version, arts.local_writes, now)
+        return version
 
     # -- Last-Modified: when the bytes last changed ----------------------------
 
@@ -74,12 +77,19 @@ class Publisher:
         """Each URL path's Last-Modified for these bytes (persisted per path; see
         ``store.feeds.stamps``). A changed feed queues a WebSub notification when
         ``[feeds] hub`` is set."""
+        return self.stamps_of(
+            [(path, content_digest(body)) for path, body in files], dry_run=dry_run
+        )
+
+    def stamps_of(
+        self, hashed: Sequence[tuple[str, str]], *, dry_run: bool = False
+    ) -> dict[str, datetime]:
+        """``stamps`` from (URL path, ``content_digest`` of the bytes)."""
         topics = {
             path: catalog.feed_url(self.config, path)
-            for path, _ in files
+            for path, _ in hashed
             if path.startswith("/feeds/")
         }
-        hashed = [(path, content_digest(body)) for path, body in files]
         kw: dict[str, Any] = {"now": self.app.now(), "topics": topics, "hub": self.config.feeds.hub}
         try:
             return self.state.stamps(hashed, dry_run=dry_run, **kw)
@@ -139,7 +149,7 @@ class Publisher:
 
     def listing(self) -> list[Listed]:
         """Every published feed (all-feed first), computed once per store version."""
-        version = self.app.store.articles.version
+        version = self.version()
         if self._listing is not None and self._listing[0] == version:
             return self._listing[1]
         store = self.app.store
@@ -202,7 +212,7 @@ class Publisher:
                 )
         body = render_template(
             self.app.templates,
-            INDEX_TEMPLATE,
+            pages.INDEX_TEMPLATE,
             site=self.config.site,
             feeds=feeds,
             discovery=discovery,
@@ -256,7 +266,7 @@ class Publisher:
         if fmt not in FORMATS or not catalog.is_slug_path(key) or key == catalog.SEARCH:
             return None
         path = f"/feeds/{key}.{fmt}"
-        version = self.app.store.articles.version
+        version = self.version()
         hit = self.cache.get(path, version, plain=plain)
         if hit is not None:
             return hit
@@ -287,7 +297,7 @@ class Publisher:
         """The search feed for an already normalised, length-checked query."""
         qs = catalog.search_query_string(query)
         path = f"/feeds/search.{fmt}{qs}"
-        version = self.app.store.articles.version
+        version = self.version()
         hit = self.cache.get(path, version)
         if hit is not None:
             return hit
@@ -315,7 +325,7 @@ class Publisher:
         if old is not None and old.fingerprint == fp:
             self.cache.put(path, version, old)
             return old
-        body = render(fmt, channel, items, opts, newest_first=newest_first)
+        body = render(fmt, channel, items, opts, newest_first=newest_first, cache=self.entries)
         if search:
             # Search feeds are not persisted (any query): in memory, never backwards.
             same = old is not None and old.etag == f'"{content_digest(body)}"'
@@ -328,7 +338,7 @@ class Publisher:
         return rendered
 
     def _page(self, path: str, media_type: str, make: Any) -> Rendered:
-        version = self.app.store.articles.version
+        version = self.version()
         hit = self.cache.get(path, version)
         if hit is not None:
             return hit
@@ -349,7 +359,7 @@ class Publisher:
         if feed is None:
             return None
         path = f"/feeds/{key}.{fmt}@html"
-        version = self.app.store.articles.version
+        version = self.version()
         hit = self.cache.get(path, version)
         if hit is not None:
             return hit
@@ -383,10 +393,3 @@ def _mime(fmt: str) -> str:
 def newest_of_listing(listed: Sequence[Listed]) -> datetime:
     stamps = [e.newest for e in listed if e.newest is not None]
     return max(stamps) if stamps else EMPTY_FEED_DATE
-
-
-def retracted_in(app: App, page: str) -> dict[str, tuple[str, str | None]]:
-    """The retracted articles a page links to: URL → (title, reason)."""
-    urls = set(re.findall(r'href="([^"]+)"', page))
-    found = app.store.feeds.tombstones_by_url({htmllib.unescape(u) for u in urls})
-    return {url: (t.title, t.reason) for url, t in found.items()}

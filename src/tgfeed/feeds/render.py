@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
@@ -28,12 +29,14 @@ from .entries import (
     Deleted,
     Entry,
     Options,
+    entry_updated,
     fingerprint,
     local,
     newest,
     prepare,
     select,
 )
+from .entrycache import EntryCache, entry_key
 
 __all__ = [
     "EMPTY_FEED_DATE",
@@ -117,7 +120,16 @@ class _AtomTombstones(BaseExtension):  # type: ignore[misc]
         return feed
 
 
-def _generator(channel: Channel, entries: Sequence[Entry], opts: Options, fmt: str) -> Any:
+def _generator(
+    channel: Channel,
+    entries: Sequence[Entry],
+    opts: Options,
+    fmt: str,
+    *,
+    stamp: datetime | None = None,
+) -> Any:
+    """The feed's FeedGenerator; ``stamp``: its ``updated`` when ``entries`` are not
+    all there (the cached path renders the channel alone)."""
     fg = FeedGenerator()
     fg.register_extension("tgfeed", _RssChannel, _RssCreator, atom=False, rss=True)
     fg.tgfeed.href = opts.hub
@@ -139,27 +151,32 @@ def _generator(channel: Channel, entries: Sequence[Entry], opts: Options, fmt: s
         fg.icon(opts.icon)
     if opts.logo:
         fg.logo(opts.logo)
-    stamp = max((e.updated for e in entries), default=local(EMPTY_FEED_DATE, opts.tz))
+    if stamp is None:
+        stamp = max((e.updated for e in entries), default=local(EMPTY_FEED_DATE, opts.tz))
     fg.updated(stamp)
     for e in entries:
-        fe = fg.add_entry(order="append")
-        fe.id(e.id)  # also the RSS guid, isPermaLink="false"
-        fe.title(e.title)
-        fe.link(href=e.url, rel="alternate", type="text/html")
-        fe.published(e.published)
-        fe.updated(e.updated)
-        # Escaped text as HTML: RSS <description> is HTML, and a literal "<b>" in a
-        # summary must show as text, not become markup.
-        fe.summary(html.escape(e.summary or e.title, quote=False), type="html")
-        if e.content_html:
-            fe.content(e.content_html, type="html")
-        if e.author:
-            fe.author(name=e.author)
-            fe.tgfeed.name = e.author
-        if e.categories:
-            scheme = {"scheme": opts.category_scheme} if opts.category_scheme else {}
-            fe.category([{"term": term, "label": label, **scheme} for term, label in e.categories])
+        _add_entry(fg, e, opts)
     return fg
+
+
+def _add_entry(fg: Any, e: Entry, opts: Options) -> None:
+    fe = fg.add_entry(order="append")
+    fe.id(e.id)  # also the RSS guid, isPermaLink="false"
+    fe.title(e.title)
+    fe.link(href=e.url, rel="alternate", type="text/html")
+    fe.published(e.published)
+    fe.updated(e.updated)
+    # Escaped text as HTML: RSS <description> is HTML, and a literal "<b>" in a
+    # summary must show as text, not become markup.
+    fe.summary(html.escape(e.summary or e.title, quote=False), type="html")
+    if e.content_html:
+        fe.content(e.content_html, type="html")
+    if e.author:
+        fe.author(name=e.author)
+        fe.tgfeed.name = e.author
+    if e.categories:
+        scheme = {"scheme": opts.category_scheme} if opts.category_scheme else {}
+        fe.category([{"term": term, "label": label, **scheme} for term, label in e.categories])
 
 
 def _links(fg: Any, channel: Channel, opts: Options, fmt: str) -> None:
@@ -179,13 +196,18 @@ _SELF_TYPES = {
 
 
 def _xml(
-    formats: Sequence[str], channel: Channel, entries: Sequence[Entry], opts: Options
+    formats: Sequence[str],
+    channel: Channel,
+    entries: Sequence[Entry],
+    opts: Options,
+    *,
+    stamp: datetime | None = None,
 ) -> dict[str, bytes]:
     """RSS and/or Atom from ONE FeedGenerator (the entries are set up once)."""
     wanted = [f for f in ("rss", "atom") if f in formats]
     if not wanted:
         return {}
-    fg = _generator(channel, entries, opts, wanted[0])
+    fg = _generator(channel, entries, opts, wanted[0], stamp=stamp)
     out: dict[str, bytes] = {}
     for fmt in wanted:
         if fmt == "rss":
@@ -196,6 +218,69 @@ def _xml(
             if channel.deleted:  # a retraction is a change of the Atom feed
                 fg.updated(max(fg.updated(), *(local(d.when, opts.tz) for d in channel.deleted)))
             out["atom"] = fg.atom_str(pretty=True)
+    return out
+
+
+# Where the entries sit in feedgen's pretty-printed output: each RSS item and Atom
+# entry starts a line at its depth, and the list ends where the parent closes.
+_OPEN = {"rss": b"\n    <item>", "atom": b"\n  <entry>"}
+_CLOSE = {"rss": b"  </channel>\n", "atom": b"</feed>\n"}
+_DUMMY = Channel(id="urn:x", title="x", description="x", base_url="urn:x", home_url="urn:x")
+
+
+def entry_bytes(
+    formats: Sequence[str], entries: Sequence[Entry], opts: Options
+) -> dict[str, list[bytes]]:
+    """Each entry's bytes exactly as feedgen writes it inside a feed of each format
+    (rss, atom; json: its JSON object); RSS and Atom from one FeedGenerator."""
+    out: dict[str, list[bytes]] = {}
+    if "json" in formats:
+        out["json"] = [
+            json.dumps(_json_item(e, opts), ensure_ascii=False).encode() for e in entries
+        ]
+    xml = [f for f in formats if f != "json"]
+    docs = _xml(xml, _DUMMY, entries, opts) if entries and xml else {}
+    for fmt in xml:
+        out[fmt] = _split(fmt, docs[fmt], len(entries)) if entries else []
+    return out
+
+
+def _split(fmt: str, doc: bytes, n: int) -> list[bytes]:
+    start = doc.index(_OPEN[fmt]) + 1
+    end = doc.rindex(_CLOSE[fmt])
+    pieces = doc[start:end].split(_OPEN[fmt])
+    last = len(pieces) - 1
+    out = [
+        (_OPEN[fmt][1:] if i else b"") + p + (b"\n" if i < last else b"")
+        for i, p in enumerate(pieces)
+    ]
+    if len(out) != n:
+        raise RenderError(f"{fmt}: {n} entries rendered as {len(out)}")
+    return out
+
+
+def assemble(
+    formats: Sequence[str],
+    channel: Channel,
+    parts: dict[str, list[bytes]],
+    stamp: datetime,
+    opts: Options,
+) -> dict[str, bytes]:
+    """Each format's feed from its channel (rendered once, without entries, RSS and
+    Atom from one FeedGenerator) and its entries' bytes."""
+    out: dict[str, bytes] = {}
+    xml = [f for f in formats if f != "json"]
+    docs = _xml(xml, channel, (), opts, stamp=stamp) if xml else {}
+    for fmt in formats:
+        if fmt == "json":
+            head = _json(channel, (), opts)
+            tail = b'"items": []}\n'
+            assert head.endswith(tail)
+            out[fmt] = head[: -len(tail)] + b'"items": [' + b", ".join(parts[fmt]) + b"]}\n"
+        else:
+            doc = docs[fmt]
+            at = doc.rindex(_CLOSE[fmt])
+            out[fmt] = doc[:at] + b"".join(parts[fmt]) + doc[at:]
     return out
 
 
@@ -222,26 +307,27 @@ def _json(channel: Channel, entries: Sequence[Entry], opts: Options) -> bytes:
     if opts.rights:
         # JSON Feed has no rights field; extensions are keys starting with "_".
         feed["_rights"] = {"text": clean_line(opts.rights)}
-    items = []
-    for e in entries:
-        item: dict[str, Any] = {"id": e.id, "url": e.url, "title": e.title}
-        if e.content_html:
-            item["content_html"] = e.content_html
-        else:
-            item["content_text"] = e.summary or e.title
-        if e.summary:
-            item["summary"] = e.summary
-        item["date_published"] = e.published.isoformat()
-        item["date_modified"] = e.updated.isoformat()
-        if e.author:
-            item["authors"] = [{"name": e.author}]
-        if e.categories:
-            item["tags"] = [label for _, label in e.categories]
-        item["language"] = opts.language
-        items.append(item)
-    feed["items"] = items
+    feed["items"] = [_json_item(e, opts) for e in entries]
     # No indent: the C encoder is ~10× faster than the indenting pure-Python one.
     return (json.dumps(feed, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _json_item(e: Entry, opts: Options) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": e.id, "url": e.url, "title": e.title}
+    if e.content_html:
+        item["content_html"] = e.content_html
+    else:
+        item["content_text"] = e.summary or e.title
+    if e.summary:
+        item["summary"] = e.summary
+    item["date_published"] = e.published.isoformat()
+    item["date_modified"] = e.updated.isoformat()
+    if e.author:
+        item["authors"] = [{"name": e.author}]
+    if e.categories:
+        item["tags"] = [label for _, label in e.categories]
+    item["language"] = opts.language
+    return item
 
 
 # -- public API ---------------------------------------------------------------
@@ -254,9 +340,10 @@ def render(
     opts: Options,
     *,
     newest_first: bool = True,
+    cache: EntryCache | None = None,
 ) -> bytes:
     """One feed in one format (``rss``, ``atom`` or ``json``)."""
-    return render_many((fmt,), channel, items, opts, newest_first=newest_first)[fmt]
+    return render_many((fmt,), channel, items, opts, newest_first=newest_first, cache=cache)[fmt]
 
 
 def render_many(
@@ -266,17 +353,43 @@ def render_many(
     opts: Options,
     *,
     newest_first: bool = True,
+    cache: EntryCache | None = None,
 ) -> dict[str, bytes]:
-    """Several formats of one feed, preparing (cleaning, sanitising) the items once."""
-    entries = prepare(select(items, opts.items, newest_first=newest_first), opts)
+    """Several formats of one feed, preparing (cleaning) the items once. With
+    ``cache``: each entry comes from it or is rendered once and kept there; the
+    feed is its channel plus the entries — the same bytes either way."""
     formats = list(formats)
     unknown = [f for f in formats if f not in ("rss", "atom", "json")]
     if unknown:
         raise RenderError(f"unknown feed format {unknown[0]!r}", hint="use rss, atom or json")
+    chosen = select(items, opts.items, newest_first=newest_first)
     try:
+        if cache is not None:
+            return _cached(formats, channel, chosen, opts, cache)
+        entries = prepare(chosen, opts)
         out = _xml(formats, channel, entries, opts)
         if "json" in formats:
             out["json"] = _json(channel, entries, opts)
     except (ValueError, TypeError) as exc:  # feedgen's and lxml's complaints
         raise RenderError(f"feed {channel.id}: cannot render: {exc}") from exc
     return {fmt: out[fmt] for fmt in formats}
+
+
+def _cached(
+    formats: Sequence[str],
+    channel: Channel,
+    chosen: Sequence[Article],
+    opts: Options,
+    cache: EntryCache,
+) -> dict[str, bytes]:
+    keys = [entry_key(a, opts) for a in chosen]
+    found = cache.get_many(f"{fmt}:{k}" for k in keys for fmt in formats)
+    need = [i for i, k in enumerate(keys) if any(f"{fmt}:{k}" not in found for fmt in formats)]
+    made = entry_bytes(formats, prepare([chosen[i] for i in need], opts), opts)
+    for fmt in formats:
+        for i, body in zip(need, made[fmt], strict=True):
+            found[f"{fmt}:{keys[i]}"] = body
+            cache.put(f"{fmt}:{keys[i]}", body)
+    stamp = max((entry_updated(a, opts) for a in chosen), default=local(EMPTY_FEED_DATE, opts.tz))
+    parts = {fmt: [found[f"{fmt}:{k}"] for k in keys] for fmt in formats}
+    return assemble(formats, channel, parts, stamp, opts)

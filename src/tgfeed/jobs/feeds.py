@@ -29,15 +29,19 @@ from ..errors import RenderError, TgfeedError
 from ..feeds import catalog
 from ..feeds.catalog import ALL, ALL_FEED, FORMATS
 from ..feeds.entries import fingerprint_keys, newest_of_keys
-from ..feeds.publish import Listed, Publisher, templates_key
+from ..feeds.entrycache import EntryCache
+from ..feeds.pages import templates_key
+from ..feeds.publish import Listed, Publisher
 from ..feeds.render import RENDER_VERSION, render_many
-from ..staticdir import MANIFEST, StaticDir, atomic_write
+from ..staticdir import MANIFEST, StaticDir, atomic_write, content_digest
 
 __all__ = ["MANIFEST", "BuildResult", "atomic_write", "build_feeds", "config_key"]
 
 log = logging.getLogger(__name__)
 
 FEED_SUFFIXES = tuple(f".{fmt}" for fmt in FORMATS)
+# Files nginx serves itself get a precompressed .gz sibling (gzip_static).
+GZIP_SUFFIXES = (*FEED_SUFFIXES, ".opml")
 # The static index has no search form, so it is not the server's "/" page: its
 # Last-Modified is kept under its own name.
 PAGES = {"feeds.opml": "/feeds.opml", "index.html": "/index.html"}
@@ -85,13 +89,18 @@ def build_feeds(
     app: App,
     output_dir: Path | None = None,
     dry_run: bool = False,
+    *,
+    reuse_entries: bool = False,
     progress: Progress | None = None,
 ) -> BuildResult:
     """Write every published feed (RSS, Atom, JSON Feed), ``feeds.opml`` and
-    ``index.html`` under ``output_dir`` (default ``feeds.output_dir``);
-    ``progress(done, total)`` is called before each feed."""
+    ``index.html`` under ``output_dir`` (default ``feeds.output_dir``).
+    ``reuse_entries``: assemble feeds from the App's cached entries (the running
+    service, whose cache outlives a build); a one-shot ``tgfeed build`` renders each
+    feed whole, which costs less CPU when nothing is cached yet. ``progress(done,
+    total)`` is called before each feed."""
     out = app.path(output_dir or app.config.feeds.output_dir)
-    d = StaticDir(out, dry_run=dry_run)
+    d = StaticDir(out, dry_run=dry_run, gzip=GZIP_SUFFIXES)
     try:
         d.open()
     except OSError as exc:
@@ -100,7 +109,7 @@ def build_feeds(
             hint="set [feeds] output_dir (or --output) to a writable folder",
         ) from exc
     with d:
-        return _build(app, d, progress)
+        return _build(app, d, reuse_entries, progress)
 
 
 def _unchanged(app: App, d: StaticDir, version: int, key: str) -> bool:
@@ -126,27 +135,31 @@ def _tombstones_key(app: App) -> str:
 def _put(pub: Publisher, d: StaticDir, files: dict[str, bytes]) -> None:
     """Files (relative path → bytes), each with its Last-Modified as mtime."""
     paths = {rel: PAGES.get(rel, "/" + rel) for rel in files}
-    stamps: dict[str, datetime] = pub.stamps(
-        [(paths[rel], body) for rel, body in files.items()], dry_run=d.dry_run
+    digests = {rel: content_digest(body) for rel, body in files.items()}  # hashed once
+    stamps: dict[str, datetime] = pub.stamps_of(
+        [(paths[rel], digests[rel]) for rel in files], dry_run=d.dry_run
     )
     for rel, body in files.items():
-        d.put(rel, body, mtime=stamps[paths[rel]])
+        d.put(rel, body, mtime=stamps[paths[rel]], digest=digests[rel])
 
 
-def _build(app: App, d: StaticDir, progress: Progress | None = None) -> BuildResult:
+def _build(
+    app: App, d: StaticDir, reuse_entries: bool = False, progress: Progress | None = None
+) -> BuildResult:
     version = app.store.articles.version
     key = config_key(app)
     if _unchanged(app, d, version, key):
         return BuildResult(
             output_dir=d.root,
-            unchanged=len(d.old_files),
+            unchanged=d.old_count(),
             feeds=len(d.manifest.get("feeds", {})),
             dry_run=d.dry_run,
         )
     pub = Publisher(app)
+    cache = app.publisher.entries if reuse_entries else None
     old_fps: dict[str, str] = d.manifest.get("feeds", {}) if d.manifest.get("config") == key else {}
     fps: dict[str, str] = {}
-    listed, rendered = _feeds(pub, d, old_fps, fps, progress)
+    listed, rendered = _feeds(pub, d, old_fps, fps, cache, progress)
 
     # The feeds are in place before the pages that list them; a feed that could not
     # be written and has no older copy is left out of them (no link to a 404).
@@ -208,6 +221,7 @@ def _feeds(
     d: StaticDir,
     old_fps: dict[str, str],
     fps: dict[str, str],
+    cache: EntryCache | None = None,
     progress: Progress | None = None,
 ) -> tuple[list[Listed], int]:
     """Every published feed, rendered only when its input fingerprint changed."""
@@ -239,7 +253,7 @@ def _feeds(
             fps[spec.key] = fp
             continue
         try:
-            bodies = render_many(FORMATS, channel, pub.items(spec), opts)
+            bodies = render_many(FORMATS, channel, pub.items(spec), opts, cache=cache)
         except RenderError as exc:
             log.warning("feed %s: %s", spec.key, exc.message)
             d.failures.extend((rel, exc.message) for rel in rels)

@@ -76,7 +76,7 @@ async def _build_feeds(
     from ..jobs.feeds import build_feeds
     from ..websub import notify_hub
 
-    result = build_feeds(app, dry_run=dry)
+    result = build_feeds(app, dry_run=dry, reuse_entries=True)  # the service's own cache
     if not dry:
         await notify_hub(app)  # the feeds whose bytes changed; recorded, never raises
     summary = summarize(result) or {}

@@ -62,6 +62,9 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
         self._db = db
         self._categories: dict[str, Category] = {}
         self._by_id: dict[int, Category] = {}
+        # Changes made through this connection: a cached ``version`` known to be
+        # stale without asking SQLite (``feeds.publish`` checks at most every 100 ms).
+        self.local_writes = 0
         self._load_categories()
 
     @property
@@ -86,6 +89,7 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
         self._db.execute(
             "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'articles_version'"
         )
+        self.local_writes += 1
 
     def upsert(self, articles: Iterable[Article], *, now: datetime) -> list[ItemResult]:
         """Insert or update articles in one transaction; per-article outcomes, in order.

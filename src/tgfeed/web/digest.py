@@ -19,8 +19,7 @@ from starlette.routing import BaseRoute, Route
 from ..app import App
 from ..digest.message import check_address
 from ..errors import MailError, SubscriberError, TokenError
-from ..feeds.pages import mark_retracted, mark_retracted_text
-from ..feeds.publish import retracted_in
+from ..feeds.pages import mark_retracted, mark_retracted_text, retracted_in
 from ..jobs.subscribers import (
     NAME_MAX,
     UNIT_MAX,

@@ -90,5 +90,6 @@ def serve(
         port=port,
         **UVICORN_OPTIONS,
         log_level=uvicorn_options.pop("log_level", "info"),
+        access_log=uvicorn_options.pop("access_log", app.config.web.access_log),
         **uvicorn_options,
     )
