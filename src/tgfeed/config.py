@@ -7,153 +7,100 @@ keys that name where to read them.
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
 from . import ids
-from .errors import ConfigError
-from .private import check_private
-
-ENV_VAR = "TGFEED_CONFIG"
-DEFAULT_FILE = "config.toml"
-DEFAULT_DATA_DIR = "tgfeed-data"
-
-# Keys that would hold a secret in clear text; each must be given as *_env / *_file.
-SECRET_KEYS = {"password", "token", "secret", "api_token", "admin_token", "key"}
-
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: str | int) -> int:
-    """``"15m"`` → 900 seconds; an int is taken as seconds."""
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("must not be negative")
-        return value
-    m = _DURATION.match(value)
-    if not m:
-        raise ValueError(f"not a duration like 30s, 15m, 6h, 1d: {value!r}")
-    return int(m[1]) * _DURATION_UNITS[m[2]]
-
-
-def _check_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"not an http(s) URL: {value!r}")
-    return value.rstrip("/")
-
-
-def _check_tz(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown timezone {value!r} (use an IANA name like Asia/Ho_Chi_Minh)"
-        ) from None
-    return value
-
-
-_EMAIL = re.compile(
-    r"^[^@\s<>\"',;]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+from .config_fields import (
+    DEFAULT_DATA_DIR as DEFAULT_DATA_DIR,
+)
+from .config_fields import (
+    DEFAULT_FILE as DEFAULT_FILE,
 )
 
-
-def _check_email(value: str) -> str:
-    value = value.strip()
-    if not _EMAIL.match(value) or "\r" in value or "\n" in value:
-        raise ValueError(f"not an email address: {value!r}")
-    return value
-
-
-def _check_network(value: str) -> str:
-    try:
-        ipaddress.ip_network(value.strip(), strict=False)
-    except ValueError:
-        raise ValueError(
-            f"not an IP address or CIDR like 127.0.0.1 or 10.0.0.0/8: {value!r}"
-        ) from None
-    return value.strip()
-
-
-Url = Annotated[str, AfterValidator(_check_url)]
-TimeZone = Annotated[str, AfterValidator(_check_tz)]
-Email = Annotated[str, AfterValidator(_check_email)]
-
-
-def _duration(value: Any) -> Any:
-    return parse_duration(value) if isinstance(value, str) else value
-
-
-Duration = Annotated[int, BeforeValidator(_duration), Field(ge=0)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SecretRef(_Section):
-    """Where a secret comes from: an environment variable or a file."""
-
-    env: str | None = None
-    file: Path | None = None
-
-
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-# Names that are shown in messages: the usual upper-case form, not too long. Anything
-# else that is set as *_env may be the secret itself, pasted by mistake.
-_SHOWN_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
-
-
-def read_secret(env: str | None, file: Path | None, what: str) -> str | None:
-    """The secret named by ``*_env`` / ``*_file``; None when neither is set."""
-    if env:
-        if not _ENV_NAME.fullmatch(env):  # maybe the secret itself: never repeat it
-            raise ConfigError(
-                f"{what}_env: is not the name of an environment variable "
-                "(the value is not shown: it may be the secret itself)",
-                hint=f"put the secret in a variable, e.g. TGFEED_X, and set {what}_env = "
-                '"TGFEED_X"',
-            )
-        value = os.environ.get(env)
-        if value is None:
-            if not _SHOWN_NAME.fullmatch(env):  # e.g. a pasted token: do not repeat it
-                raise ConfigError(
-                    f"{what}: the environment variable named by {what}_env is not set "
-                    "(the name is not shown: it looks like a secret, not a variable name)",
-                    hint=f'{what}_env must name a variable, e.g. "TGFEED_X"; export it',
-                )
-            raise ConfigError(
-                f"{what}: environment variable {env} is not set",
-                hint=f"export {env}=… before starting tgfeed",
-            )
-        return value.strip()
-    if file:
-        check_private(file, f"{what}_file")
-        try:
-            return file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"{what}: cannot read {file}: {exc.strerror}",
-                hint="check the path and its permissions",
-            ) from exc
-    return None
+# The sections live in config_fields / config_mail; tgfeed.config is their public name.
+from .config_fields import (
+    ENV_VAR as ENV_VAR,
+)
+from .config_fields import (
+    SECRET_KEYS as SECRET_KEYS,
+)
+from .config_fields import (
+    Duration as Duration,
+)
+from .config_fields import (
+    Email as Email,
+)
+from .config_fields import (
+    SecretRef as SecretRef,
+)
+from .config_fields import (
+    TimeZone as TimeZone,
+)
+from .config_fields import (
+    Url as Url,
+)
+from .config_fields import (
+    _check_email as _check_email,
+)
+from .config_fields import (
+    _check_network as _check_network,
+)
+from .config_fields import (
+    _check_tz as _check_tz,
+)
+from .config_fields import (
+    _check_url as _check_url,
+)
+from .config_fields import (
+    _duration as _duration,
+)
+from .config_fields import (
+    _Section as _Section,
+)
+from .config_fields import describe_error as describe_error
+from .config_fields import (
+    parse_duration as parse_duration,
+)
+from .config_fields import (
+    read_secret as read_secret,
+)
+from .config_mail import (
+    DEFAULT_KEYWORDS as DEFAULT_KEYWORDS,
+)
+from .config_mail import (
+    WEEKDAYS as WEEKDAYS,
+)
+from .config_mail import (
+    DigestConfig as DigestConfig,
+)
+from .config_mail import (
+    DigestSection as DigestSection,
+)
+from .config_mail import (
+    DkimConfig as DkimConfig,
+)
+from .config_mail import (
+    InboxConfig as InboxConfig,
+)
+from .config_mail import (
+    MailConfig as MailConfig,
+)
+from .config_mail import (
+    SmtpConfig as SmtpConfig,
+)
+from .config_mail import (
+    parse_deadline as parse_deadline,
+)
 
 
 def _site_url(value: str) -> str:
@@ -225,162 +172,6 @@ class FeedsConfig(_Section):
     search_max_query: int = Field(default=100, ge=3, le=1000)
     # <img> in feed entries: every one, none, or only https: sources (docs/feeds.md).
     images: Literal["keep", "drop", "https-only"] = "https-only"
-
-
-class SmtpConfig(_Section):
-    host: str = "localhost"
-    port: int = Field(default=25, ge=1, le=65535)
-    starttls: bool = False
-    tls: bool = False
-    username: str | None = None
-    password_env: str | None = None
-    password_file: Path | None = None
-    timeout: float = Field(default=30.0, gt=0)
-    connections: int = Field(default=4, ge=1, le=64)
-    max_per_minute: int = Field(default=600, ge=1)
-    max_attempts: int = Field(default=5, ge=1, le=50)
-    retry_delay: float = Field(default=30.0, ge=0)  # seconds; doubles on each retry
-
-    @model_validator(mode="after")
-    def _tls(self) -> SmtpConfig:
-        if self.starttls and self.tls:
-            raise ValueError("choose one of starttls = true (port 587) or tls = true (port 465)")
-        return self
-
-    def password(self) -> str | None:
-        return read_secret(self.password_env, self.password_file, "mail.smtp.password")
-
-
-class DkimConfig(_Section):
-    domain: str
-    selector: str
-    key_file: Path
-
-
-class InboxConfig(_Section):
-    """The mailbox that receives bounces and mailto: unsubscribes (docs/inbox.md):
-    a Maildir an MTA delivers into, or an IMAP folder over TLS."""
-
-    maildir: Path | None = None
-    host: str | None = None
-    port: int = Field(default=993, ge=1, le=65535)
-    user: str | None = None
-    password_env: str | None = None
-    password_file: Path | None = None
-    folder: str = "INBOX"
-    # Where processed messages go (an IMAP folder, or a Maildir++ subfolder);
-    # unset: they stay where they are, marked seen.
-    processed_folder: str | None = None
-    ca_file: Path | None = None  # trust this CA (a self-signed relay) besides the system's
-    timeout: float = Field(default=30.0, gt=0)
-    batch: int = Field(default=500, ge=1, le=10_000)
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> InboxConfig:
-        if (self.maildir is None) == (self.host is None):
-            raise ValueError('give exactly one of maildir = "path" or host = "imap.example.vn"')
-        if self.host is not None and not self.user:
-            raise ValueError("an IMAP inbox needs user (and password_env or password_file)")
-        if self.processed_folder is not None and not re.fullmatch(
-            r"[\w .-]{1,100}", self.processed_folder
-        ):
-            raise ValueError('processed_folder must be a plain folder name, e.g. "processed"')
-        return self
-
-    def password(self) -> str | None:
-        return read_secret(self.password_env, self.password_file, "mail.inbox.password")
-
-
-class MailConfig(_Section):
-    backend: Literal["outbox", "smtp"] = "outbox"
-    outbox_dir: Path = Path(DEFAULT_DATA_DIR) / "outbox"
-    from_address: Email = "bantin@tuyengiaohungyen.vn"
-    from_name: str = "Ban Tuyên giáo Tỉnh ủy Hưng Yên"
-    reply_to: Email | None = None
-    envelope_from: Email | None = None
-    unsubscribe_mailto: Email | None = None
-    list_id: str = "bantin.tuyengiaohungyen.vn"
-    bounce_limit: int = Field(default=3, ge=1)
-    smtp: SmtpConfig = SmtpConfig()
-    dkim: DkimConfig | None = None
-    inbox: InboxConfig | None = None
-
-
-DEFAULT_KEYWORDS = [
-    "hội nghị",
-    "giao ban",
-    "hội thảo",
-    "tọa đàm",
-    "sơ kết",
-    "tổng kết",
-    "tập huấn",
-    "họp",
-]
-
-
-class DigestSection(_Section):
-    title: str
-    keywords: list[str] = []
-    categories: list[str] = []
-
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_DEADLINE = re.compile(r"^\s*([A-Za-z]{3})\s+(\d{1,2}):(\d{2})\s*$")
-
-
-def parse_deadline(value: str) -> tuple[int, int, int]:
-    """``"Mon 11:00"`` → (weekday 0–6, hour, minute); ValueError otherwise."""
-    m = _DEADLINE.match(value)
-    day = m[1].lower() if m else ""
-    if not m or day not in WEEKDAYS or int(m[2]) > 23 or int(m[3]) > 59:
-        raise ValueError(f'not a weekday and a time like "Mon 11:00": {value!r}')
-    return WEEKDAYS.index(day), int(m[2]), int(m[3])
-
-
-class DigestConfig(_Section):
-    enabled: bool = True
-    categories: list[str] = ["thong-tin-tuyen-truyen/tin-tuc-hoat-dong"]
-    keywords: list[str] = DEFAULT_KEYWORDS
-    sections: list[DigestSection] = [
-        DigestSection(title="Hội nghị", keywords=DEFAULT_KEYWORDS),
-        DigestSection(title="Hoạt động"),
-    ]
-    most_read: int = Field(default=5, ge=0, le=50)
-    max_items: int = Field(default=60, ge=1, le=500)
-    send_empty: bool = False
-    token_max_age: Duration = 60 * 60 * 24 * 7 * 8
-    confirm_max_age: Duration = 60 * 60 * 24 * 3
-    # Fresh sources: the scheduled digest is held when the newest ingest is older.
-    max_source_age: Duration | None = None
-    hold_retry: Duration = 900  # a held scheduled digest is retried this often, within grace
-    # Editorial approval (off by default): a draft mailed to approvers, sent once approved.
-    approval: bool = False
-    approvers: list[Email] = []
-    approval_deadline: str | None = None  # "Mon 11:00", local time
-    on_deadline: Literal["send", "hold"] = "hold"
-
-    @field_validator("approval_deadline")
-    @classmethod
-    def _deadline(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_deadline(value)
-        return value
-
-    @model_validator(mode="after")
-    def _approvers(self) -> DigestConfig:
-        if self.approval and not self.approvers:
-            raise ValueError('approval = true needs approvers = ["address", …]')
-        return self
-
-    @field_validator("categories")
-    @classmethod
-    def _slugs(cls, value: list[str]) -> list[str]:
-        for slug in value:
-            if not re.fullmatch(r"[a-z0-9-]+(?:/[a-z0-9-]+)*", slug):
-                raise ValueError(
-                    f"{slug!r} is not a category slug path like thong-tin-tuyen-truyen/tin-tuc"
-                )
-        return value
 
 
 class WebConfig(_Section):
@@ -594,40 +385,3 @@ class Config(_Section):
     @property
     def data_dir(self) -> Path:
         return self.resolve(self.store.path).parent
-
-
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif "[" in item or item.startswith("function-"):
-            continue  # pydantic's validator tags, not config keys
-        else:
-            # A key that is not a bare TOML key is shown quoted, escapes and all, so a
-            # message stays one printable line whatever the file holds.
-            key = item if _BARE_KEY.fullmatch(item) else json.dumps(item)
-            parts.append(("." if parts else "") + key)
-    return "".join(parts) or "(top level)"
-
-
-def describe_error(err: Any) -> str:
-    loc = tuple(err["loc"])
-    key = str(loc[-1]) if loc else ""
-    if err["type"] == "extra_forbidden":
-        if key in SECRET_KEYS:
-            return (
-                f"{_format_loc(loc)}: secrets never go in the TOML; "
-                f"use {key}_env (environment variable) or {key}_file"
-            )
-        return f"{_format_loc(loc)}: unknown key (check its spelling and section)"
-    msg = str(err["msg"])
-    msg = msg.removeprefix("Value error, ")
-    if err["type"] == "missing":
-        msg = "required key is missing"
-    elif err["type"].endswith("_type") or err["type"].endswith("_parsing"):
-        msg = f"{msg} (got {err['input']!r})"
-    return f"{_format_loc(loc)}: {msg}"
