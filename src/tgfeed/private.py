@@ -22,6 +22,7 @@ from .errors import ConfigError
 
 UMASK = 0o027
 PUBLIC_DIR_MODE = 0o755
+PRIVATE_FILE_MODE = 0o640  # what tgfeed's umask leaves of a data file: owner rw, group r
 
 
 def apply_umask() -> int:

@@ -19,8 +19,10 @@ from datetime import datetime
 from pathlib import Path
 
 from ..app import App
+from ..atomicfiles import atomic_write
 from ..digest.message import check_address, domain_of
 from ..mail import envelope_from
+from ..private import PRIVATE_FILE_MODE
 from ..store.digest_states import Bodies
 from ..text import last_complete_week
 from ..tokens import placeholder
@@ -203,7 +205,5 @@ def preview_digest(app: App, week: str | None, out_dir: Path) -> list[Path]:
         out_dir / f"{week}.eml": eml,
     }
     for path, data in files.items():
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        atomic_write(path, data, PRIVATE_FILE_MODE)  # a preview carries a real token: private
     return list(files)
