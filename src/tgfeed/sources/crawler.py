@@ -271,26 +271,7 @@ class Fetcher:
                     resp = await self._client.send(
                         self._client.build_request("GET", url, headers=headers), stream=True
                     )
-                    declared = resp.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > limit:
-                        raise FetchError(
-                            f"{url}: page of {int(declared):,} bytes is larger than "
-                            f"max_bytes = {limit:,}"
-                        )
-                    # Every body is read (a 304's or a redirect's is empty, an error
-                    # page's is small): a response read to its end keeps the connection
-                    # alive for the next request; only a 200's body is kept.
-                    chunks: list[bytes] = []
-                    size = 0
-                    async for chunk in resp.aiter_bytes():
-                        size += len(chunk)
-                        if size > limit:
-                            raise FetchError(
-                                f"{url}: page is larger than max_bytes = {limit:,}; stopped reading"
-                            )
-                        if resp.status_code == 200:
-                            chunks.append(chunk)
-                    return resp.status_code, resp.headers, b"".join(chunks)
+                    return resp.status_code, resp.headers, await _read_body(resp, url, limit)
             except TimeoutError:
                 raise _Retry(f"timed out after {self.source.timeout:g}s") from None
             except httpx.TimeoutException:
@@ -354,6 +335,26 @@ class Fetcher:
         if delay is not None:
             self._delays[host_of(origin)] = delay
         return _Robots(parser)
+
+
+async def _read_body(resp: httpx.Response, url: str, limit: int) -> bytes:
+    """The body of a 200, at most ``limit`` bytes. Every body is read (a 304's or a
+    redirect's is empty, an error page's is small): a response read to its end keeps
+    the connection alive for the next request; only a 200's body is kept."""
+    declared = resp.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FetchError(
+            f"{url}: page of {int(declared):,} bytes is larger than max_bytes = {limit:,}"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise FetchError(f"{url}: page is larger than max_bytes = {limit:,}; stopped reading")
+        if resp.status_code == 200:
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _describe(exc: BaseException) -> str:

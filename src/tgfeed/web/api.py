@@ -163,6 +163,18 @@ def _type(value: Any) -> str:
     return names.get(type(value), "a number" if isinstance(value, int | float) else "a value")
 
 
+def _records_of(body: Any) -> list[tuple[str, Any]] | Response:
+    """The body's records with their JSON path prefix (one article or a list), or the
+    response refusing the list."""
+    if not isinstance(body, list):
+        return [("", body)]
+    if not body:
+        return _json(422, {"error": "the list is empty", "problems": []})
+    if len(body) > MAX_ITEMS:
+        return _error(413, f"at most {MAX_ITEMS} articles per request, got {len(body)}")
+    return [(f"[{i}]", rec) for i, rec in enumerate(body)]
+
+
 def _articles_from(
     records: list[tuple[str, Any]], site: str, tz: ZoneInfo
 ) -> tuple[list[Article], list[dict[str, str]]]:
@@ -216,15 +228,9 @@ async def post_articles(request: Request) -> Response:
         pos = getattr(exc, "pos", None)
         at = f" at byte {pos}" if pos is not None else ""
         return _error(400, f"the body is not valid JSON: {detail}{at}")
-    records: list[tuple[str, Any]]
-    if isinstance(body, list):
-        if not body:
-            return _json(422, {"error": "the list is empty", "problems": []})
-        if len(body) > MAX_ITEMS:
-            return _error(413, f"at most {MAX_ITEMS} articles per request, got {len(body)}")
-        records = [(f"[{i}]", rec) for i, rec in enumerate(body)]
-    else:
-        records = [("", body)]
+    records = _records_of(body)
+    if isinstance(records, Response):
+        return records
     articles, problems = _articles_from(records, app.config.site.url, app.tz)
     if problems:
         return _json(
