@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -242,44 +242,12 @@ def article_from_record(rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCA
     ident = normalise_tag(line(ident))
     if url is None:
         url = f"{site_url}/bai-viet/{slugify(title)}.aspx"
-    cat = rec.get("category")
-    if isinstance(cat, str):
-        cat = [c for c in (x.strip() for x in cat.split("»")) if c]
-    if not isinstance(cat, list) or not cat or not all(isinstance(c, str) for c in cat):
-        raise IngestError(f"{label}: 'category' must be a non-empty list of names")
-    category = tuple(line(c) for c in cat)
-    if any(not c or not slugify(c) for c in category):
-        raise IngestError(f"{label}: 'category' has an empty name")
-    slugs: tuple[str, ...] | None = None
-    slug_path = _str(rec, "category_slug", label)
-    if slug_path:
-        parts = tuple(slug_path.strip("/").split("/"))
-        if len(parts) != len(category) or any(slugify(p) != p or not p for p in parts):
-            raise IngestError(
-                f"{label}: 'category_slug' {slug_path[:80]!r} does not match 'category'"
-            )
-        slugs = parts
+    category, slugs = _categories(rec, label, line)
     published = _when(_str(rec, "published", label, required=True) or "", "published", label, tz)
     updated_s = _str(rec, "updated", label)
     updated = _when(updated_s, "updated", label, tz) if updated_s else None
-    views_raw = rec.get("views", 0)
-    try:
-        views = int(views_raw or 0)
-        if views < 0 or views > 2**62:
-            raise ValueError
-    except (TypeError, ValueError):
-        raise IngestError(f"{label}: 'views' must be a whole number ≥ 0") from None
-    body_html_raw = _str(rec, "body_html", label)
-    body_text_raw = _str(rec, "body_text", label)
-    if body_html_raw is None and body_text_raw is None:
-        raise IngestError(f"{label}: needs 'body_text' or 'body_html'")
-    body_text = clean_block(body_text_raw) if body_text_raw is not None else ""
-    if body_html_raw is not None:
-        body_html = sanitize_html(body_html_raw, url)
-        if body_text_raw is None:
-            body_text = text_of(body_html)
-    else:
-        body_html = paragraphs_html([p for p in body_text.split("\n\n") if p])
+    views = _views(rec, label)
+    body_text, body_html = _body(rec, label, url)
     summary = _str(rec, "summary", label)
     if summary is None:
         first = next((p for p in body_text.split("\n\n") if p.strip()), title)
@@ -305,6 +273,57 @@ def article_from_record(rec: Any, label: str, site_url: str, tz: ZoneInfo = LOCA
         signature=line(signature) or None if signature else None,
         related=tuple(r for r in (line(x) for x in related_raw) if r),
     )
+
+
+def _categories(
+    rec: dict[str, Any], label: str, line: Callable[[str], str]
+) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """The record's category path (names, "A » B" or a list) and its slugs if given."""
+    cat = rec.get("category")
+    if isinstance(cat, str):
+        cat = [c for c in (x.strip() for x in cat.split("»")) if c]
+    if not isinstance(cat, list) or not cat or not all(isinstance(c, str) for c in cat):
+        raise IngestError(f"{label}: 'category' must be a non-empty list of names")
+    category = tuple(line(c) for c in cat)
+    if any(not c or not slugify(c) for c in category):
+        raise IngestError(f"{label}: 'category' has an empty name")
+    slugs: tuple[str, ...] | None = None
+    slug_path = _str(rec, "category_slug", label)
+    if slug_path:
+        parts = tuple(slug_path.strip("/").split("/"))
+        if len(parts) != len(category) or any(slugify(p) != p or not p for p in parts):
+            raise IngestError(
+                f"{label}: 'category_slug' {slug_path[:80]!r} does not match 'category'"
+            )
+        slugs = parts
+    return category, slugs
+
+
+def _views(rec: dict[str, Any], label: str) -> int:
+    views_raw = rec.get("views", 0)
+    try:
+        views = int(views_raw or 0)
+        if views < 0 or views > 2**62:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise IngestError(f"{label}: 'views' must be a whole number ≥ 0") from None
+    return views
+
+
+def _body(rec: dict[str, Any], label: str, url: str) -> tuple[str, str]:
+    """The body as (clean text, sanitised HTML): either one given makes the other."""
+    body_html_raw = _str(rec, "body_html", label)
+    body_text_raw = _str(rec, "body_text", label)
+    if body_html_raw is None and body_text_raw is None:
+        raise IngestError(f"{label}: needs 'body_text' or 'body_html'")
+    body_text = clean_block(body_text_raw) if body_text_raw is not None else ""
+    if body_html_raw is not None:
+        body_html = sanitize_html(body_html_raw, url)
+        if body_text_raw is None:
+            body_text = text_of(body_html)
+    else:
+        body_html = paragraphs_html([p for p in body_text.split("\n\n") if p])
+    return body_text, body_html
 
 
 def export_record(a: Article, tz: ZoneInfo = LOCAL_TZ) -> dict[str, Any]:
