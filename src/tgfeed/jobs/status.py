@@ -4,14 +4,46 @@ and ``/admin/status``."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..app import App
+from ..config import JobConfig
 from ..scheduler.triggers import describe, next_fire_times
 from ..store import SCHEDULER_LEASE
 from ..text import iso_local, last_complete_week
 from .crawl import source_states
+
+Upcoming = Callable[[str, JobConfig], list[datetime]]
+
+
+def job_rows(app: App, upcoming: Upcoming | None = None) -> list[dict[str, Any]]:
+    """One row per configured job: its trigger, dependencies, next fire times (local,
+    with offset) and last run. ``upcoming`` overrides the next fire times (the live
+    scheduler knows its own)."""
+    js = app.store.jobs
+    tz = ZoneInfo(app.config.schedule.timezone)
+    now = app.now()
+
+    def computed(name: str, job: JobConfig) -> list[datetime]:
+        return next_fire_times(job, tz, now) if job.enabled else []
+
+    times = upcoming or computed
+    return [
+        {
+            "name": name,
+            "kind": job.kind,
+            "trigger": describe(job),
+            "enabled": job.enabled,
+            "misfire_grace": job.misfire_grace,
+            "after": job.after,
+            "next": [iso_local(t, tz) for t in times(name, job)],
+            "last": js.last_run(name),
+        }
+        for name, job in sorted(app.config.schedule.jobs.items())
+    ]
 
 
 def schedule_status(app: App) -> dict[str, Any]:
@@ -20,23 +52,8 @@ def schedule_status(app: App) -> dict[str, Any]:
     if service is not None:
         return service.status()
     js = app.store.jobs
-    tz = ZoneInfo(app.config.schedule.timezone)
     now = app.now()
-    jobs = [
-        {
-            "name": name,
-            "kind": job.kind,
-            "trigger": describe(job),
-            "enabled": job.enabled,
-            "misfire_grace": job.misfire_grace,
-            "after": job.after,
-            "next": [iso_local(t, tz) for t in next_fire_times(job, tz, now)]
-            if job.enabled
-            else [],
-            "last": js.last_run(name),
-        }
-        for name, job in sorted(app.config.schedule.jobs.items())
-    ]
+    jobs = job_rows(app)
     holder = js.lease_holder(SCHEDULER_LEASE, now)
     return {
         "role": "running elsewhere" if holder else "not running",

@@ -30,6 +30,7 @@ from watchfiles import awatch
 from ..app import App, LiveApp, build_app
 from ..config import Config, JobConfig, ScheduleConfig
 from ..errors import ConfigError, TgfeedError
+from ..jobs.status import job_rows
 from ..loader import load_file
 from ..procs import holder_id
 from ..store import SCHEDULER_LEASE, JobsRepo
@@ -344,29 +345,19 @@ class SchedulerService:
 
     # -- status ------------------------------------------------------------------
 
+    def _upcoming(self, name: str, job: JobConfig) -> list[datetime]:
+        """The next fire times; the first as APScheduler has it when this is the leader."""
+        tz = _zone(self.app.config.schedule.timezone)
+        upcoming = next_fire_times(job, tz, self.app.now(), 3) if job.enabled else []
+        aps = self.scheduler.get_job(name) if self.scheduler and self.role == "leader" else None
+        if aps is not None and aps.next_run_time is not None and upcoming:
+            upcoming[0] = aps.next_run_time
+        return upcoming
+
     def status(self) -> dict[str, Any]:
         now = self.app.now()
         js = self.app.store.jobs
-        tz = _zone(self.app.config.schedule.timezone)
-        jobs = []
-        for name, job in sorted(self.app.config.schedule.jobs.items()):
-            aps = self.scheduler.get_job(name) if self.scheduler and self.role == "leader" else None
-            upcoming = next_fire_times(job, tz, now, 3) if job.enabled else []
-            if aps is not None and aps.next_run_time is not None and upcoming:
-                upcoming[0] = aps.next_run_time
-            last = js.last_run(name)
-            jobs.append(
-                {
-                    "name": name,
-                    "kind": job.kind,
-                    "trigger": describe(job),
-                    "enabled": job.enabled,
-                    "misfire_grace": job.misfire_grace,
-                    "after": job.after,
-                    "next": [iso_local(t, tz) for t in upcoming],
-                    "last": last,
-                }
-            )
+        jobs = job_rows(self.app, self._upcoming)
         return {
             "role": self.role,
             "holder": js.lease_holder(LEASE, now),
