@@ -173,7 +173,7 @@ def test_reads_during_rebuilds_are_always_whole_documents(
     feed_paths = [
         "/" + rel
         for rel in published_files(out)
-        if rel.startswith("feeds/") and rel.count("/") <= 2
+        if rel.startswith("feeds/") and rel.count("/") <= 2 and not rel.endswith(".gz")
     ]
     paths = ["/", "/feeds.opml", "/feeds/search.atom?q=hoi+nghi", *feed_paths]
     shared = Shared()
