@@ -87,9 +87,8 @@ def test_feed_in_chromium_is_a_readable_page_with_a_working_copy_button(
             box = button.bounding_box()
             assert box is not None and box["height"] >= 44
             button.click()
-            page.wait_for_function(
-                "document.querySelector('button.copy').textContent.includes('Đã')"
-            )
+            # A locator wait, not wait_for_function: the page's CSP forbids eval.
+            page.locator("button.copy").first.filter(has_text="Đã").wait_for()
             copied = page.evaluate("navigator.clipboard.readText()")
             assert copied == f"http://127.0.0.1:8080/feeds/{CATEGORY}.rss"
         finally:
@@ -121,10 +120,7 @@ def test_index_links_the_digest_and_has_tap_sized_links_and_copy_buttons(
             buttons = page.locator("ul.feeds button.copy")
             assert buttons.count() == rows.count()
             page.locator(f"#feed-{CATEGORY.replace('/', '--')} button.copy").click()
-            page.wait_for_function(
-                "Array.from(document.querySelectorAll('button.copy'))"
-                ".some(b => b.textContent.includes('Đã'))"
-            )
+            page.locator("button.copy", has_text="Đã").first.wait_for()
             copied = page.evaluate("navigator.clipboard.readText()")
             assert copied == f"http://127.0.0.1:8080/feeds/{CATEGORY}.rss"
 
