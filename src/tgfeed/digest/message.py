@@ -242,18 +242,8 @@ def build_digest(
         _h("MIME-Version", "1.0"),
         _h("Content-Language", "vi"),
         _h("Content-Type", f'multipart/alternative;\r\n boundary="{boundary}"'),
-        CRLF,
-        b"This is a multi-part message in MIME format." + CRLF,
+        *_alternatives(boundary, text_qp, html_qp),
     ]
-    for subtype, body in (("plain", text_qp), ("html", html_qp)):
-        rest += [
-            f"--{boundary}".encode("ascii") + CRLF,
-            _h("Content-Type", f'text/{subtype}; charset="utf-8"'),
-            _h("Content-Transfer-Encoding", "quoted-printable"),
-            CRLF,
-            body + CRLF,
-        ]
-    rest.append(f"--{boundary}--".encode("ascii") + CRLF)
     return MessageTemplate(
         week=week,
         domain=domain_of(sender.address),
@@ -262,6 +252,21 @@ def build_digest(
         head=head,
         parts=tuple(b"".join(rest).split(ph)),
     )
+
+
+def _alternatives(boundary: str, text_qp: bytes, html_qp: bytes) -> list[bytes]:
+    """The body of a multipart/alternative message: the plain text, then the HTML."""
+    out = [CRLF, b"This is a multi-part message in MIME format." + CRLF]
+    for subtype, body in (("plain", text_qp), ("html", html_qp)):
+        out += [
+            f"--{boundary}".encode("ascii") + CRLF,
+            _h("Content-Type", f'text/{subtype}; charset="utf-8"'),
+            _h("Content-Transfer-Encoding", "quoted-printable"),
+            CRLF,
+            body + CRLF,
+        ]
+    out.append(f"--{boundary}--".encode("ascii") + CRLF)
+    return out
 
 
 def simple_message(
