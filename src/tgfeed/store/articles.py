@@ -111,10 +111,8 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
             raise
         return results
 
-    def _upsert_segment(
-        self, conn: sqlite3.Connection, arts: list[Article], now_s: str
-    ) -> list[ItemResult]:
-        """Articles with distinct ids: look them all up at once, bulk-insert the new."""
+    def _existing(self, arts: list[Article]) -> dict[str, Row]:
+        """The stored rows of these articles' ids, by id (in chunks of 500 ids)."""
         existing: dict[str, Row] = {}
         for start in range(0, len(arts), 500):
             chunk = [a.id for a in arts[start : start + 500]]
@@ -124,6 +122,13 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
                 chunk,
             ):
                 existing[found["id"]] = found
+        return existing
+
+    def _upsert_segment(
+        self, conn: sqlite3.Connection, arts: list[Article], now_s: str
+    ) -> list[ItemResult]:
+        """Articles with distinct ids: look them all up at once, bulk-insert the new."""
+        existing = self._existing(arts)
         next_rowid = int(conn.execute("SELECT coalesce(max(rowid), 0) FROM articles").fetchone()[0])
         new_rows: list[tuple[Any, ...]] = []
         cat_rows: list[tuple[Any, ...]] = []
