@@ -255,20 +255,7 @@ class DigestsMixin(AuditMixin, SubscribersMixin):
             )
             if not permanent:
                 return False
-            self._db.execute(
-                "UPDATE subscribers SET bounce_count = bounce_count + 1, updated_at = ? "
-                "WHERE id = ?",
-                (now_s, subscriber_id),
-            )
-            cur = self._db.execute(
-                "UPDATE subscribers SET status = 'bounced', bounced_at = ? "
-                "WHERE id = ? AND status = 'active' AND bounce_count >= ?",
-                (now_s, subscriber_id, bounce_limit),
-            )
-            if cur.rowcount:
-                self._skip_pending(subscriber_id, now_s, "address bounced")
-                return True
-        return False
+            return self.count_bounce(subscriber_id, now=now, bounce_limit=bounce_limit)
 
     def deliveries(
         self, digest_id: int, *, status: str | None = None, limit: int = 50
