@@ -128,12 +128,30 @@ def render(env: jinja2.Environment, name: str, /, **context: Any) -> str:
         raise RenderError(f"template {name}: {exc}") from exc
 
 
+# A template's source compiles the same way every time: a long-running process (the
+# console's Lịch page, a reload) checks each version of each template once.
+_COMPILE_PROBLEMS: dict[tuple[str, str, str], str | None] = {}
+
+
 def check_templates(env: jinja2.Environment) -> list[str]:
-    """Compile every template; the problems, if any."""
+    """Compile every template; the problems, if any. A template whose source was
+    already compiled by this process is not compiled again."""
+    assert env.loader is not None
     problems = []
     for name in env.list_templates():
         try:
-            env.get_template(name)
+            source, filename, _ = env.loader.get_source(env, name)
         except jinja2.TemplateError as exc:
             problems.append(f"templates/{name}: {exc}")
+            continue
+        key = (name, filename or "", source)
+        if key not in _COMPILE_PROBLEMS:
+            try:
+                env.compile(source, name, filename)
+                _COMPILE_PROBLEMS[key] = None
+            except jinja2.TemplateError as exc:
+                _COMPILE_PROBLEMS[key] = f"templates/{name}: {exc}"
+        problem = _COMPILE_PROBLEMS[key]
+        if problem is not None:
+            problems.append(problem)
     return problems
