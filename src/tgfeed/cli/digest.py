@@ -4,25 +4,20 @@ digest step (`status`, `approve`, `reject`, `resend`: ``digest_admin``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from ..app import App
+from ..jobs.delivery import Progress
 from ..jobs.digest import DigestResult, preview_digest, send_digest
 from .base import cli, console, pass_app
 from .demo import DEMO_STEPS
+from .output import progress
 
 DEMO_WEEK = "2026-W48"
 DEMO_SUBSCRIBER = "ban.doc@example.vn"
@@ -36,6 +31,14 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli:unknown"
+
+
+@contextlib.contextmanager
+def send_bar(week: str, *, quiet: bool = False) -> Iterator[Progress]:
+    """A progress bar over a send's recipients (total, rate, ETA), silent when
+    stdout is not a terminal; yields the delivery loop's ``(done, total)`` callback."""
+    with progress(f"sending {week}", None, quiet=quiet) as update:
+        yield lambda done, total: update(total=total, completed=done)
 
 
 @cli.group()
@@ -119,28 +122,9 @@ def send(app: App, week: str | None, dry_run: bool, to: str | None) -> None:
     A week is sent once: running it again resumes pending recipients only.
     Exits 1 when recipients are still pending (run it again to resume).
     """
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal or dry_run or to is not None,
-    ) as progress:
-        task: TaskID | None = None
-
-        def on_progress(done: int, total: int) -> None:
-            nonlocal task
-            if task is None:
-                task = progress.add_task(f"sending {week or 'digest'}", total=total)
-            progress.update(task, completed=done, total=total)
-
+    with send_bar(week or "digest", quiet=dry_run or to is not None) as bar:
         result = asyncio.run(
-            send_digest(
-                app, week=week, dry_run=dry_run, to=to, progress=on_progress, actor=cli_actor()
-            )
+            send_digest(app, week=week, dry_run=dry_run, to=to, progress=bar, actor=cli_actor())
         )
     console.print(describe(result), highlight=False, soft_wrap=True)
     if result.status == "incomplete":
