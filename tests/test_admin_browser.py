@@ -129,6 +129,11 @@ def _shot(page: Any, name: str) -> None:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         for label, (w, h) in WIDTHS.items():
             page.set_viewport_size({"width": w, "height": h})
+            # The whole page in the viewport: Chromium paints a frame only there.
+            tall = page.evaluate("document.documentElement.scrollHeight")
+            page.set_viewport_size({"width": w, "height": max(h, tall)})
+            for i in range(page.locator("iframe").count()):
+                page.frame_locator("iframe").nth(i).locator("body *").first.wait_for()
             page.screenshot(path=f"{SHOTS}/{name}-{label}.png", full_page=True)
     page.set_viewport_size(size)
 
@@ -143,6 +148,14 @@ def _login(browser: Any, url: str, name: str) -> Any:
     page.get_by_role("button", name="Đăng nhập").click()
     page.wait_for_selector("h1")
     return page
+
+
+def _frames_loaded(page: Any) -> None:
+    """The two preview frames (lazy) have loaded the mail: scrolled to, body drawn."""
+    for width in ("620", "375"):
+        page.locator(f"iframe[width='{width}']").scroll_into_view_if_needed()
+        page.frame_locator(f"iframe[width='{width}']").locator("table").first.wait_for()
+    page.evaluate("window.scrollTo(0, 0)")
 
 
 def _nav(page: Any, label: str) -> None:
@@ -212,6 +225,7 @@ def test_an_administrator_logs_in_adds_imports_previews_and_test_sends(
     assert _wait(lambda: "quantri@example.vn" in smtp.by_recipient())
     (test_copy,) = smtp.by_recipient()["quantri@example.vn"]
     assert str(test_copy.parsed()["Subject"]).startswith("Bản tin tuần 48/2026")
+    _frames_loaded(page)
     _shot(page, "digest-draft")
 
     active = ["pho.ban@example.vn", "nguyen.van.an@example.vn", "le.thi.hoa@example.vn"]
@@ -226,6 +240,7 @@ def test_an_administrator_logs_in_adds_imports_previews_and_test_sends(
 
     assert _wait(shows_sent)
     assert "console:quantri" in page.locator("#history").inner_text()
+    _frames_loaded(page)
     _shot(page, "digest")
     # The send job again (cron's next run, an operator) sends nobody a second copy.
     again = _tgfeed(home, "digest", "send", "--week", WEEK)

@@ -188,14 +188,26 @@ async def import_csv(
             to_confirm.append((row.line, sub))
         if on_row:
             on_row(row.line, lines)
+    result.confirmations = await _confirm_all(app, to_confirm, problem, on_confirm)
+    return result
+
+
+async def _confirm_all(
+    app: App,
+    to_confirm: list[tuple[int, Subscriber]],
+    problem: Callable[[ImportProblem], None],
+    on_confirm: Callable[[int, int], None] | None,
+) -> int:
+    """Send each imported pending subscriber their confirmation email; how many went."""
+    sent = 0
     for done, (line, sub) in enumerate(to_confirm):
         if on_confirm:
             on_confirm(done, len(to_confirm))
         try:
             await send_confirmation(app, sub)
-            result.confirmations += 1
+            sent += 1
         except MailError as exc:
             problem(ImportProblem(line, sub.email, f"confirmation not sent: {exc.message}"))
     if on_confirm and to_confirm:
         on_confirm(len(to_confirm), len(to_confirm))
-    return result
+    return sent
