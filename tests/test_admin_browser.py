@@ -133,7 +133,7 @@ def _shot(page: Any, name: str) -> None:
             tall = page.evaluate("document.documentElement.scrollHeight")
             page.set_viewport_size({"width": w, "height": max(h, tall)})
             for i in range(page.locator("iframe").count()):
-                page.frame_locator("iframe").nth(i).locator("body *").first.wait_for()
+                page.frame_locator("iframe").nth(i).locator("table").first.wait_for()
             page.screenshot(path=f"{SHOTS}/{name}-{label}.png", full_page=True)
     page.set_viewport_size(size)
 

@@ -5,8 +5,10 @@ Each is the digest lifecycle's own function (``jobs.digest_approval``,
 ``jobs.digest_resend``), so the console, the CLI and the approver's link move a
 week the same way and leave the same history. The sending itself runs after the
 response (the ledger makes it resumable: `tgfeed digest send --week K`). Every
-action and every refusal is in the console's audit trail; a refusal is a
-Vietnamese message on the Bản tin page, and nothing changes."""
+action and every refusal is in the console's audit trail and changes nothing: a
+role without the permission gets the "Không được phép" page (403); a week that
+is not a draft, a missing reason, a bad week or form token, nothing to resend,
+a Vietnamese message on the Bản tin page itself."""
 
 from __future__ import annotations
 
