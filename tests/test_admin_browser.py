@@ -1,8 +1,9 @@
 """The console in Chromium against a real `tgfeed serve` (users made with the CLI,
 mail to a real aiosmtpd on 127.0.0.1): log in → dashboard → add a subscriber →
 import a CSV with two bad rows (the preview shows them, committing adds the good
-ones) → this week's draft → a test send that arrives; an editor cannot reach user
-management; a viewer cannot run a job; a schedule edit with a bad cron is refused
+ones) → the week's draft (made by the send job) → a test send that arrives →
+approve → every active subscriber gets the week once (the send job run again
+adds nothing); an editor cannot reach user management; a viewer cannot run a job; a schedule edit with a bad cron is refused
 with its dotted path, a good one reschedules the running service and keeps the
 file's comments. Every screen fits 375 px.
 
@@ -45,29 +46,29 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
+def _tgfeed(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The real command line on the service's config (what cron or an operator runs)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tgfeed", "--config", str(cwd / "config.toml"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
 def _users(cwd: Path, *specs: tuple[str, str, str | None]) -> None:
     for name, role, email in specs:
         args = ["users", "add", name, "--role", role, "--password-stdin"]
-        r = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "tgfeed",
-                "--config",
-                str(cwd / "config.toml"),
-                *args,
-                *(["--email", email] if email else []),
-            ],
-            input=PASSWORD + "\n",
-            capture_output=True,
-            text=True,
-            cwd=cwd,
-            timeout=60,
-        )
+        r = _tgfeed(cwd, *args, *(["--email", email] if email else []), stdin=PASSWORD + "\n")
         assert r.returncode == 0, r.stderr
 
 
 SOURCE = '[[sources]]\nname = "thu-muc-cms"\nkind = "directory"\npath = "drop"\n'
+APPROVER = "truong.ban@example.vn"
+APPROVAL = f'[digest]\napproval = true\napprovers = ["{APPROVER}"]\n'
+WEEK = "2026-W48"  # the sample articles' week
 
 
 @pytest.fixture
@@ -87,7 +88,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def service(home: Path, smtp: SmtpServer) -> Iterator[Serve]:
     config = home / "config.toml"
-    write_config(home, smtp.toml() + '[web]\nadmin_token_env = "TGFEED_TEST_ADMIN"\n')
+    write_config(home, smtp.toml() + '[web]\nadmin_token_env = "TGFEED_TEST_ADMIN"\n' + APPROVAL)
     body = config.read_text(encoding="utf-8")
     schedule = SCHEDULE[SCHEDULE.index("[schedule]") :]
     config.write_text(
@@ -128,6 +129,11 @@ def _shot(page: Any, name: str) -> None:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         for label, (w, h) in WIDTHS.items():
             page.set_viewport_size({"width": w, "height": h})
+            # The whole page in the viewport: Chromium paints a frame only there.
+            tall = page.evaluate("document.documentElement.scrollHeight")
+            page.set_viewport_size({"width": w, "height": max(h, tall)})
+            for i in range(page.locator("iframe").count()):
+                page.frame_locator("iframe").nth(i).locator("table").first.wait_for()
             page.screenshot(path=f"{SHOTS}/{name}-{label}.png", full_page=True)
     page.set_viewport_size(size)
 
@@ -142,6 +148,14 @@ def _login(browser: Any, url: str, name: str) -> Any:
     page.get_by_role("button", name="Đăng nhập").click()
     page.wait_for_selector("h1")
     return page
+
+
+def _frames_loaded(page: Any) -> None:
+    """The two preview frames (lazy) have loaded the mail: scrolled to, body drawn."""
+    for width in ("620", "375"):
+        page.locator(f"iframe[width='{width}']").scroll_into_view_if_needed()
+        page.frame_locator(f"iframe[width='{width}']").locator("table").first.wait_for()
+    page.evaluate("window.scrollTo(0, 0)")
 
 
 def _nav(page: Any, label: str) -> None:
@@ -195,18 +209,44 @@ def test_an_administrator_logs_in_adds_imports_previews_and_test_sends(
     assert rows.count() == 3
     _shot(page, "subscribers")
 
-    page.goto(url + "/admin/digest?week=2026-W48")
+    # The send job makes the week's draft (approval is on) and mails the approver.
+    made = _tgfeed(home, "digest", "send", "--week", WEEK)
+    assert "draft awaiting approval; mailed to 1 approver(s)" in made.stdout, made.stderr
+    _nav(page, "Tổng quan")
+    assert page.locator("#week-state").inner_text() == "bản nháp chờ duyệt"
+    page.get_by_role("link", name="Mở bản nháp để duyệt").click()
+    assert page.locator("h1").inner_text() == f"Bản tin tuần {WEEK}"
+    assert page.locator("#state").inner_text() == "bản nháp chờ duyệt"
     frame = page.frame_locator("iframe[width='375']")
-    assert frame.locator("body").inner_text() != ""
-    assert (
-        "Bản tin" in page.locator("#text-part").inner_text()
-        or page.locator("#text-part").inner_text()
-    )
+    assert "Bản tin tuần 48/2026" in frame.locator("body").inner_text()
+    assert "BẢN TIN TUẦN 48/2026" in page.locator("#text-part").inner_text()
     page.get_by_role("button", name="Gửi thử tới địa chỉ của tôi").click()
     assert page.locator("#test-result").inner_text() == "Đã gửi bản thử tới quantri@example.vn."
     assert _wait(lambda: "quantri@example.vn" in smtp.by_recipient())
-    assert list(smtp.by_recipient()) == ["quantri@example.vn"]
+    (test_copy,) = smtp.by_recipient()["quantri@example.vn"]
+    assert str(test_copy.parsed()["Subject"]).startswith("Bản tin tuần 48/2026")
+    _frames_loaded(page)
+    _shot(page, "digest-draft")
+
+    active = ["pho.ban@example.vn", "nguyen.van.an@example.vn", "le.thi.hoa@example.vn"]
+    page.get_by_label("Ghi chú khi duyệt (không bắt buộc)").fill("Đã soát tên các hội nghị")
+    page.get_by_role("button", name="Duyệt và gửi tới 3 người nhận").click()
+    assert page.locator("#action-result").inner_text().startswith(f"Đã duyệt bản tin tuần {WEEK}.")
+    assert _wait(lambda: all(a in smtp.by_recipient() for a in active)), service.output()
+
+    def shows_sent() -> bool:
+        page.goto(url + f"/admin/digest?week={WEEK}")
+        return bool(page.locator("#state").inner_text() == "đã gửi")
+
+    assert _wait(shows_sent)
+    assert "console:quantri" in page.locator("#history").inner_text()
+    _frames_loaded(page)
     _shot(page, "digest")
+    # The send job again (cron's next run, an operator) sends nobody a second copy.
+    again = _tgfeed(home, "digest", "send", "--week", WEEK)
+    assert again.returncode == 0 and "already sent" in again.stdout, again.stderr
+    copies = {rcpt: len(got) for rcpt, got in smtp.by_recipient().items()}
+    assert copies == {APPROVER: 1, "quantri@example.vn": 1, **dict.fromkeys(active, 1)}
 
     _nav(page, "Nguồn tin")
     assert page.locator("h1").inner_text() == "Nguồn tin"

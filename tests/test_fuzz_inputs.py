@@ -21,7 +21,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tgfeed.cli.checks import run_checks
+from tgfeed.checks import run_checks
 from tgfeed.config import Config
 from tgfeed.errors import ConfigError, IngestError
 from tgfeed.importers import EXPORT_FIELDS, read_csv, read_jsonl

@@ -25,6 +25,8 @@ NAME_PATTERN = "letters, digits, '.', '_' or '-' (2 to 40)"
 Permission = Literal[
     "read",  # every screen except user management
     "digest.test",  # test send of the week's digest to one's own address
+    "digest.approve",  # approve or reject a week's draft
+    "digest.resend",  # resend a sent week (failed rows, new subscribers, one address)
     "subscribers.write",  # add, import, unsubscribe
     "jobs.run",  # run now, crawl now
     "schedule.write",  # edit [schedule]
@@ -33,9 +35,18 @@ Permission = Literal[
 
 ALLOWED: dict[Role, frozenset[Permission]] = {
     "admin": frozenset(
-        ("read", "digest.test", "subscribers.write", "jobs.run", "schedule.write", "users")
+        (
+            "read",
+            "digest.test",
+            "digest.approve",
+            "digest.resend",
+            "subscribers.write",
+            "jobs.run",
+            "schedule.write",
+            "users",
+        )
     ),
-    "editor": frozenset(("read", "digest.test")),
+    "editor": frozenset(("read", "digest.test", "digest.approve")),
     "viewer": frozenset(("read",)),
 }
 

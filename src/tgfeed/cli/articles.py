@@ -22,7 +22,7 @@ _STYLE = {"added": "green", "updated": "cyan", "unchanged": "dim", "failed": "re
 def check(ctx: click.Context) -> None:
     """Validate the config (every problem, with its dotted path); exit 1 if invalid."""
     config = get_config(ctx)
-    from .checks import run_checks
+    from ..checks import run_checks
 
     problems, lines = run_checks(config)
     where = config.source_path or "built-in defaults (no config file)"

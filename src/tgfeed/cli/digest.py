@@ -4,30 +4,20 @@ digest step (`status`, `approve`, `reject`, `resend`: ``digest_admin``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from ..app import App
-from ..config import Config
-from ..errors import ConfigError
+from ..jobs.delivery import Progress
 from ..jobs.digest import DigestResult, preview_digest, send_digest
-from ..private import check_private
-from ..tokens import load_key
 from .base import cli, console, pass_app
-from .checks import EXTRA_CHECKS
 from .demo import DEMO_STEPS
+from .output import progress
 
 DEMO_WEEK = "2026-W48"
 DEMO_SUBSCRIBER = "ban.doc@example.vn"
@@ -41,6 +31,14 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli:unknown"
+
+
+@contextlib.contextmanager
+def send_bar(week: str, *, quiet: bool = False) -> Iterator[Progress]:
+    """A progress bar over a send's recipients (total, rate, ETA), silent when
+    stdout is not a terminal; yields the delivery loop's ``(done, total)`` callback."""
+    with progress(f"sending {week}", None, quiet=quiet) as update:
+        yield lambda done, total: update(total=total, completed=done)
 
 
 @cli.group()
@@ -124,28 +122,9 @@ def send(app: App, week: str | None, dry_run: bool, to: str | None) -> None:
     A week is sent once: running it again resumes pending recipients only.
     Exits 1 when recipients are still pending (run it again to resume).
     """
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal or dry_run or to is not None,
-    ) as progress:
-        task: TaskID | None = None
-
-        def on_progress(done: int, total: int) -> None:
-            nonlocal task
-            if task is None:
-                task = progress.add_task(f"sending {week or 'digest'}", total=total)
-            progress.update(task, completed=done, total=total)
-
+    with send_bar(week or "digest", quiet=dry_run or to is not None) as bar:
         result = asyncio.run(
-            send_digest(
-                app, week=week, dry_run=dry_run, to=to, progress=on_progress, actor=cli_actor()
-            )
+            send_digest(app, week=week, dry_run=dry_run, to=to, progress=bar, actor=cli_actor())
         )
     console.print(describe(result), highlight=False, soft_wrap=True)
     if result.status == "incomplete":
@@ -167,46 +146,4 @@ def demo_digest(app: App) -> None:
     console.print(f"  web copy: {base}/digests/{DEMO_WEEK}", soft_wrap=True)
 
 
-def check_digest(config: Config) -> tuple[list[str], list[str]]:
-    """`tgfeed check`: the digest's secrets and keys can be read (nothing is created)."""
-    problems: list[str] = []
-    sec = config.security
-    if sec.secret_env or sec.secret_file:
-        try:
-            load_key(config)
-        except ConfigError as exc:
-            problems.append(exc.message)
-    dkim = config.mail.dkim
-    if dkim is not None:
-        path = config.resolve(dkim.key_file)
-        try:
-            check_private(path, "mail.dkim.key_file")
-            head = path.read_bytes()[:64]
-        except ConfigError as exc:
-            problems.append(exc.message)
-        except OSError as exc:
-            problems.append(f"mail.dkim.key_file: cannot read {path}: {exc.strerror}")
-        else:
-            if b"PRIVATE KEY" not in head:
-                problems.append(f"mail.dkim.key_file: {path} is not a PEM private key")
-    d = config.digest
-    lines = [
-        f"digest: {'on' if d.enabled else 'off'}; sections "
-        + ", ".join(s.title for s in d.sections)
-        + f"; up to {d.max_items} articles; from {config.mail.from_address}"
-        + (f", DKIM {dkim.selector}._domainkey.{dkim.domain}" if dkim else "")
-    ]
-    if d.approval:
-        lines.append(
-            f"digest approval: by {', '.join(d.approvers)}"
-            + (
-                f"; at {d.approval_deadline} nobody having approved: {d.on_deadline}"
-                if d.approval_deadline
-                else "; no deadline"
-            )
-        )
-    return problems, lines
-
-
 DEMO_STEPS.append(demo_digest)
-EXTRA_CHECKS.append(check_digest)

@@ -2,50 +2,89 @@
 
 Everything a user typed or a subscriber's mail server said is printed as text,
 never as console markup: a status word such as ``[sent]`` and a subject with
-brackets come out exactly as stored.
+brackets come out exactly as stored. Tables go through ``cli.output`` (every
+value whole when piped; ``--json``); times are local with their offset.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from typing import Any
 
 import click
-from rich.table import Table
-from rich.text import Text
 
 from ..app import App
 from ..jobs.digest import check_week
 from ..jobs.digest_approval import Decision, approve_week, reject_week
 from ..jobs.digest_resend import Kind
 from ..jobs.digest_resend import resend as resend_week
-from ..text import format_vi_datetime, iso_local, last_complete_week
+from ..model import DigestRecord
+from ..text import last_complete_week
 from .base import console, pass_app
-from .digest import cli_actor, describe, digest
+from .digest import cli_actor, describe, digest, send_bar
+from .output import emit_json, json_option, local, plural, table
 
 
 def say(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def _table(*headers: str, title: str | None = None) -> Table:
-    return Table(*headers, box=None, title=title)
+def _record_json(app: App, record: DigestRecord) -> dict[str, Any]:
+    ms = app.store.mail
+    return {
+        "week": record.week,
+        "status": record.status,
+        "subject": record.subject,
+        "articles": record.article_count,
+        "recipients": record.recipients,
+        "deliveries": ms.delivery_counts(record.id),
+        "created_at": record.created_at.astimezone(app.tz),
+        "finished_at": record.finished_at.astimezone(app.tz) if record.finished_at else None,
+        "approved_by": record.approved_by,
+        "approved_at": record.approved_at.astimezone(app.tz) if record.approved_at else None,
+        "deadline_at": record.deadline_at.astimezone(app.tz) if record.deadline_at else None,
+    }
 
 
-def _row(table: Table, *cells: str) -> None:
-    table.add_row(*(Text(c) for c in cells))
+def _week_json(app: App, week: str) -> dict[str, Any]:
+    """One week: its record, its history (oldest first), failed and pending rows."""
+    ms = app.store.mail
+    record = ms.digest(week)
+    out: dict[str, Any] = _record_json(app, record) if record else {"week": week, "status": "none"}
+    out["history"] = [
+        {
+            "at": e.at.astimezone(app.tz),
+            "from": e.from_status,
+            "to": e.to_status,
+            "actor": e.actor,
+            "reason": e.reason,
+        }
+        for e in ms.events(week)
+    ]
+    for state in ("failed", "pending"):
+        rows = ms.deliveries(record.id, status=state, limit=1000) if record else []
+        out[state] = [
+            {"email": r.email, "attempts": r.attempts, "last_error": r.last_error} for r in rows
+        ]
+    return out
 
 
 @digest.command()
 @click.option("--week", help="One week in detail: its deliveries and its audit trail.")
+@json_option
 @pass_app
-def status(app: App, week: str | None) -> None:
+def status(app: App, week: str | None, as_json: bool) -> None:
     """Recent digests and their delivery counts; with --week, its audit trail
-    (every state change: who, when, why) and its failures too."""
+    (every state change: who, when, why) and its failures too. Times are local,
+    with their offset; piped, every value is printed whole."""
     if week is None:
-        _recent(app)
+        _recent(app, as_json)
         return
     week = check_week(week, app)
+    if as_json:
+        emit_json(_week_json(app, week))
+        return
     ms = app.store.mail
     record = ms.digest(week)
     if record is None:
@@ -53,63 +92,57 @@ def status(app: App, week: str | None) -> None:
         return
     counts = ms.delivery_counts(record.id)
     say(f"{record.week} [{record.status}] {record.subject}")
+    finished = f", finished {local(record.finished_at, app.tz)}" if record.finished_at else ""
     say(
-        f"created {format_vi_datetime(record.created_at, app.tz)}"
-        + (
-            f", finished {format_vi_datetime(record.finished_at, app.tz)}"
-            if record.finished_at
-            else ""
-        )
-        + f"; {record.article_count} articles; recipients {record.recipients}: "
+        f"created {local(record.created_at, app.tz)}{finished}; "
+        f"{plural(record.article_count, 'article')}; recipients {record.recipients}: "
         + ", ".join(f"{n} {s}" for s, n in counts.items())
     )
     if record.approved_by:
-        when = iso_local(record.approved_at, app.tz) if record.approved_at else ""
-        say(f"approved by {record.approved_by} {when}")
+        say(f"approved by {record.approved_by} {local(record.approved_at, app.tz, empty='')}")
     if record.deadline_at and record.status == "draft":
-        say(f"approval deadline {iso_local(record.deadline_at, app.tz)}")
-    history = _table("when (+07:00)", "from", "to", "by", "why", title="history")
-    for event in ms.events(week):
-        _row(
-            history,
-            iso_local(event.at, app.tz),
-            event.from_status or "—",
-            event.to_status,
-            event.actor,
-            event.reason,
-        )
-    console.print(history)
-    for status_ in ("failed", "pending"):
-        rows = ms.deliveries(record.id, status=status_, limit=50)
+        say(f"approval deadline {local(record.deadline_at, app.tz)}")
+    history = [
+        (local(e.at, app.tz), e.from_status or "—", e.to_status, e.actor, e.reason)
+        for e in ms.events(week)
+    ]
+    table(("when", "from", "to", "by", "why"), history, title="history")
+    for state in ("failed", "pending"):
+        rows = ms.deliveries(record.id, status=state, limit=50)
         if rows:
-            table = _table("email", "lần thử", "lỗi cuối", title=status_)
-            for row in rows:
-                _row(table, row.email, str(row.attempts), row.last_error or "")
-            console.print(table)
+            table(
+                ("email", "attempts", "last error"),
+                [(r.email, str(r.attempts), r.last_error or "") for r in rows],
+                title=state,
+            )
 
 
-def _recent(app: App) -> None:
+def _recent(app: App, as_json: bool) -> None:
     ms = app.store.mail
     records = ms.digests(limit=12)
+    subs = ms.count_subscribers()
+    if as_json:
+        emit_json({"digests": [_record_json(app, r) for r in records], "subscribers": subs})
+        return
     if not records:
         say(f"no digest sent yet; the next is {last_complete_week(app.now(), app.tz)}")
         return
-    table = _table("tuần", "trạng thái", "tin", "người nhận", "đã gửi", "lỗi", "lúc", "tiêu đề")
+    rows = []
     for r in records:
         counts = ms.delivery_counts(r.id)
-        _row(
-            table,
-            r.week,
-            r.status,
-            str(r.article_count),
-            str(r.recipients),
-            str(counts["sent"]),
-            str(counts["failed"]),
-            format_vi_datetime(r.created_at, app.tz),
-            r.subject,
+        rows.append(
+            (
+                r.week,
+                r.status,
+                str(r.article_count),
+                str(r.recipients),
+                str(counts["sent"]),
+                str(counts["failed"]),
+                local(r.created_at, app.tz),
+                r.subject,
+            )
         )
-    console.print(table)
-    subs = ms.count_subscribers()
+    table(("week", "status", "articles", "recipients", "sent", "failed", "at", "subject"), rows)
     say("subscribers: " + ", ".join(f"{n} {st}" for st, n in subs.items()))
 
 
@@ -131,7 +164,9 @@ def approve(app: App, week: str) -> None:
     or one already sent at its deadline, changes nothing and says so.
     """
     week = check_week(week, app)
-    _report(asyncio.run(approve_week(app, week, actor=cli_actor())))
+    with send_bar(week) as bar:
+        decision = asyncio.run(approve_week(app, week, actor=cli_actor(), progress=bar))
+    _report(decision)
 
 
 @digest.command()
@@ -172,7 +207,8 @@ def resend(app: App, week: str, failed: bool, new: bool, to: str | None) -> None
         )
     week = check_week(week, app)
     kind: Kind = "failed" if failed else "new-subscribers" if new else "to"
-    result = asyncio.run(resend_week(app, week, kind, actor=cli_actor(), to=to))
+    with send_bar(week) as bar:
+        result = asyncio.run(resend_week(app, week, kind, actor=cli_actor(), to=to, progress=bar))
     say(describe(result))
     if result.status == "incomplete":
         sys.exit(1)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -15,7 +17,6 @@ from ..errors import MailError, SubscriberError
 from ..jobs.subscribers import (
     NAME_MAX,
     UNIT_MAX,
-    ImportProblem,
     clean_field,
     import_csv,
     send_confirmation,
@@ -23,7 +24,7 @@ from ..jobs.subscribers import (
 from ..model import STATUSES, Status, Subscriber
 from ..store import MailRepo
 from .base import cli, console, err_console, pass_app
-from .output import emit_json, json_option, local, plural, table
+from .output import ByteEstimate, emit_json, json_option, local, plural, progress, table
 
 
 def require_subscriber(ms: MailRepo, email: str) -> Subscriber:
@@ -70,6 +71,30 @@ def add(app: App, email: str, name: str | None, unit: str | None, active: bool) 
         console.print(f"confirmation email sent to {sub.email}", highlight=False)
 
 
+class _Bars:
+    """One progress bar at a time (rich draws one live display): the rows by bytes,
+    then the confirmation emails by count."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.stack = contextlib.ExitStack()
+        self.stage = ""
+        self.update: Callable[..., None] = lambda *a, **k: None
+
+    def show(self, stage: str, total: int, *, by_bytes: bool) -> Callable[..., None]:
+        if stage != self.stage:
+            self.stack.close()
+            self.update = self.stack.enter_context(progress(stage, total, by_bytes=by_bytes))
+            self.stage = stage
+        return self.update
+
+    def row(self, line: int, lines: int) -> None:
+        self.show("importing", self.size, by_bytes=True)(completed=self.size * line // lines)
+
+    def confirm(self, done: int, total: int) -> None:
+        self.show("sending confirmations", total, by_bytes=False)(completed=done)
+
+
 @subscribers.command("import")
 @click.argument(
     "csv_path", metavar="CSV", type=click.Path(path_type=Path, exists=True, dir_okay=False)
@@ -80,15 +105,20 @@ def import_(app: App, csv_path: Path, active: bool) -> None:
     """Import email[,name[,unit]] rows from a UTF-8 CSV (header row optional).
 
     Invalid addresses are reported with their line number and skipped; the
-    rest import. Exits 1 if any line was skipped.
+    rest import. A progress bar (by bytes, then by confirmation email) shows on
+    a terminal only. Exits 1 if any line was skipped.
     """
-
-    def report(problem: ImportProblem) -> None:
+    bars = _Bars(ByteEstimate([csv_path]).total)
+    try:
+        result = asyncio.run(
+            import_csv(app, csv_path, active=active, on_row=bars.row, on_confirm=bars.confirm)
+        )
+    finally:
+        bars.stack.close()  # the bar is gone before the report is printed
+    for problem in sorted(result.problems, key=lambda p: p.line):
         err_console.print(
             f"[red]line {problem.line}:[/] {escape(problem.reason)}", highlight=False, markup=True
         )
-
-    result = asyncio.run(import_csv(app, csv_path, active=active, on_problem=report))
     tail = "" if active else f", {result.confirmations} confirmation emails sent"
     console.print(
         f"{result.added} added, {result.updated} updated, {len(result.problems)} skipped{tail}"

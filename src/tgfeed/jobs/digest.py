@@ -22,6 +22,7 @@ from ..app import App
 from ..atomicfiles import atomic_write
 from ..digest.message import check_address, domain_of
 from ..mail import envelope_from
+from ..model import DigestRecord
 from ..private import PRIVATE_FILE_MODE
 from ..store.digest_states import Bodies
 from ..text import last_complete_week
@@ -60,6 +61,7 @@ __all__ = [
     "no_recipients",
     "preview_digest",
     "send_digest",
+    "stored_mail",
     "unsubscribe_url",
 ]
 
@@ -139,21 +141,41 @@ async def _evaluate(
     return await deliver(app, record, progress, actor=actor)
 
 
-async def _test_send(app: App, week: str, to: str) -> DigestResult:
-    """A test send to one address: same content, its own Message-ID, no ledger."""
-    address = check_address(to)
-    selection, rendered = compose(app, week)
+def stored_mail(app: App, week: str) -> tuple[DigestRecord, str, str] | None:
+    """The week's stored mail (record, HTML, text, with the token placeholder) when
+    it has one that is or will be sent: a draft, a week held at its approval
+    deadline, approved, sending or sent. None for a week to be (re)composed."""
     ms = app.store.mail
+    record = ms.digest(week)
+    if record is None or record.status in ("rejected", "skipped"):
+        return None
+    if not ms.has_draft(record.id):
+        return None
+    html, text = ms.mail_bodies(record.id)
+    return record, html, text
+
+
+async def _test_send(app: App, week: str, to: str) -> DigestResult:
+    """A test send to one address: same content, its own Message-ID, no ledger.
+    A week with a stored draft (or one already sent) is sent as stored: the test
+    copy is what an approval would send, not a fresh rendering."""
+    address = check_address(to)
+    ms = app.store.mail
+    stored = stored_mail(app, week)
+    if stored is not None:
+        record, html, text = stored
+        subject, articles = record.subject, record.article_count
+    else:
+        selection, rendered = compose(app, week)
+        subject, articles, html, text = (
+            rendered.subject,
+            selection.count,
+            rendered.html,
+            rendered.text,
+        )
     sub = ms.by_email(address)
     sid = sub.id if sub else 0
-    template = message_template(
-        app,
-        week,
-        subject=rendered.subject,
-        html=rendered.html,
-        text=rendered.text,
-        date=app.now(),
-    )
+    template = message_template(app, week, subject=subject, html=html, text=text, date=app.now())
     token = app.signer.issue(
         "unsubscribe", sid, now=app.now(), max_age=app.config.digest.token_max_age
     )
@@ -174,9 +196,7 @@ async def _test_send(app: App, week: str, to: str) -> DigestResult:
     finally:
         await mailer.aclose()
     log.info("test send of %s to %s: %s", week, address, reply)
-    return DigestResult(
-        week, "test", rendered.subject, articles=selection.count, recipients=1, sent_now=1
-    )
+    return DigestResult(week, "test", subject, articles=articles, recipients=1, sent_now=1)
 
 
 def preview_digest(app: App, week: str | None, out_dir: Path) -> list[Path]:

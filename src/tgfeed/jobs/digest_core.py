@@ -37,6 +37,7 @@ Status = Literal[
     "disabled",
     "dry-run",
     "test",
+    "queued",  # a resend's segment is open; the caller sends it
 ]
 
 PREVIEW_ADDRESS = "nguoi.nhan@example.vn"

@@ -47,9 +47,12 @@ async def resend(
     actor: str,
     to: str | None = None,
     progress: Progress | None = None,
+    send: bool = True,
 ) -> DigestResult:
     """Open a new ledger segment of ``week`` and send it. Raises WeekBusy when
-    another process holds the week, TgfeedError when the week was not sent."""
+    another process holds the week, TgfeedError when the week was not sent.
+    ``send=False``: open the segment only (``queued``, the week is ``sending``);
+    the caller sends it, e.g. after the web response (``send_digest`` resumes it)."""
     ms, jobs, lease = app.store.mail, app.store.jobs, digest_lease(week)
     owner = holder_id()  # the holder ``deliver`` renews: the week stays held throughout
     if jobs.acquire_lease(lease, owner, now=app.now(), ttl=LEASE_TTL) is None:
@@ -66,6 +69,9 @@ async def resend(
     log.info("digest %s: resend #%d --%s: %d recipient(s)", week, number, kind, rows)
     reopened = ms.digest(week)
     assert reopened is not None
+    if not send:
+        jobs.release_lease(lease, owner)
+        return DigestResult(week, "queued", reopened.subject, recipients=rows)
     return await deliver(app, reopened, progress, actor=actor)
 
 

@@ -141,12 +141,17 @@ async def import_csv(
     active: bool = False,
     on_problem: Callable[[ImportProblem], None] | None = None,
     origin: str | None = None,
+    on_row: Callable[[int, int], None] | None = None,
+    on_confirm: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
     """Import ``email[,name[,unit]]`` rows (a header row is recognised and skipped).
 
     An invalid address is reported with its line and skipped; the rest import.
     With ``active`` the subscribers are activated at once (an official list);
     otherwise they are pending and each gets a confirmation email.
+    Progress: ``on_row(line, lines)`` after each row written (``lines``: the
+    file's last line), ``on_confirm(done, total)`` before and after each
+    confirmation email.
     """
     try:
         raw = path.read_bytes()
@@ -164,6 +169,7 @@ async def import_csv(
 
     for p in bad:
         problem(p)
+    lines = max([r.line for r in good] + [p.line for p in bad] + [1])
     to_confirm: list[tuple[int, Subscriber]] = []
     for row in good:
         sub, created = ms.add_subscriber(
@@ -180,10 +186,28 @@ async def import_csv(
             result.updated += 1
         if not active and sub.status == "pending" and sub.confirm_sent_at is None:
             to_confirm.append((row.line, sub))
-    for line, sub in to_confirm:
+        if on_row:
+            on_row(row.line, lines)
+    result.confirmations = await _confirm_all(app, to_confirm, problem, on_confirm)
+    return result
+
+
+async def _confirm_all(
+    app: App,
+    to_confirm: list[tuple[int, Subscriber]],
+    problem: Callable[[ImportProblem], None],
+    on_confirm: Callable[[int, int], None] | None,
+) -> int:
+    """Send each imported pending subscriber their confirmation email; how many went."""
+    sent = 0
+    for done, (line, sub) in enumerate(to_confirm):
+        if on_confirm:
+            on_confirm(done, len(to_confirm))
         try:
             await send_confirmation(app, sub)
-            result.confirmations += 1
+            sent += 1
         except MailError as exc:
             problem(ImportProblem(line, sub.email, f"confirmation not sent: {exc.message}"))
-    return result
+    if on_confirm and to_confirm:
+        on_confirm(len(to_confirm), len(to_confirm))
+    return sent

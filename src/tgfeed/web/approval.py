@@ -23,6 +23,7 @@ from ..errors import TgfeedError, TokenError
 from ..jobs.digest import send_digest
 from ..jobs.digest_approval import approve_week, reject_week
 from ..text import format_vi_datetime
+from .admin.weeks import reason_vi
 from .common import SECURITY_HEADERS, get_app, page
 from .digest import PRIVATE
 
@@ -60,17 +61,6 @@ def _approver(request: Request) -> tuple[str, str] | Response:
     return week, approver
 
 
-_REASONS_VI = {
-    "no recipients": "không có người đăng ký nào đang nhận bản tin",
-    "no articles": "không có tin mới trong tuần",
-}
-
-
-def _vi(reason: str) -> str:
-    """A recorded reason the system wrote, said in Vietnamese (others as written)."""
-    return next((vi for en, vi in _REASONS_VI.items() if reason.startswith(en)), reason)
-
-
 def _state(app: App, week: str) -> dict[str, Any]:
     """What the page says about the week now, in the template's terms."""
     ms = app.store.mail
@@ -84,7 +74,7 @@ def _state(app: App, week: str) -> dict[str, Any]:
         "has_draft": bool(record and ms.has_draft(record.id)),
         "by": (record.approved_by if record and record.approved_by else last.actor if last else ""),
         "why": last.reason if last else "",
-        "why_vi": _vi(last.reason) if last else "",
+        "why_vi": reason_vi(last.reason) if last else "",
         "when": format_vi_datetime(last.at, app.tz) if last else "",
         "deadline": format_vi_datetime(record.deadline_at, app.tz)
         if record and record.deadline_at

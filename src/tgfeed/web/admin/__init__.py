@@ -5,12 +5,32 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from . import dashboard, digest, login, schedule, sources, status, subscribers, users
+from . import (
+    dashboard,
+    digest,
+    digest_actions,
+    login,
+    schedule,
+    sources,
+    status,
+    subscribers,
+    users,
+)
 
 
 def routes() -> list[BaseRoute]:
     out: list[BaseRoute] = []
-    for module in (status, login, dashboard, subscribers, sources, schedule, digest, users):
+    for module in (
+        status,
+        login,
+        dashboard,
+        subscribers,
+        sources,
+        schedule,
+        digest,
+        digest_actions,
+        users,
+    ):
         out.extend(module.routes())
     return out
 

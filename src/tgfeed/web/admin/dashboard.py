@@ -13,9 +13,9 @@ from starlette.routing import BaseRoute, Route
 from ...errors import TgfeedError
 from ...jobs.status import collect_status
 from ...scheduler.runner import run_job
-from ...text import iso_week_key
 from ..common import get_app
 from .session import Visitor, audit, console_page, guard
+from .weeks import awaiting_decision, default_week
 
 
 def _alerts(status: dict[str, Any]) -> list[str]:
@@ -40,6 +40,8 @@ def _alerts(status: dict[str, Any]) -> list[str]:
 def _page(request: Request, visitor: Visitor, **extra: Any) -> Response:
     app = get_app(request)
     status = collect_status(app)
+    week = default_week(app)
+    record = app.store.mail.digest(week)
     return console_page(
         request,
         visitor,
@@ -47,7 +49,10 @@ def _page(request: Request, visitor: Visitor, **extra: Any) -> Response:
         section="dashboard",
         status=status,
         alerts=_alerts(status),
-        week=iso_week_key(app.now(), app.tz),
+        week=week,
+        week_record=record,
+        week_state=record.status if record else "none",
+        week_awaiting=awaiting_decision(app, record),
         **extra,
     )
 

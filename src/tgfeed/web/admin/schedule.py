@@ -36,7 +36,7 @@ def _file(app: App) -> Path | None:
 
 
 def _check(app: App, path: Path | None) -> tuple[list[str], list[str]]:
-    from ...cli.checks import run_checks
+    from ...checks import run_checks
 
     if path is not None:
         try:

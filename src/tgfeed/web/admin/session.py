@@ -27,6 +27,7 @@ from ...app import App
 from ...auth import ROLE_NAMES, Permission, allowed, read_cookie, sign_cookie
 from ...model import User
 from ..common import get_app, page
+from .weeks import STATE_NAMES
 
 COOKIE = "tgfeed_session"
 LOGIN_COOKIE = "tgfeed_login"  # the login form's CSRF value (double submit)
@@ -154,6 +155,7 @@ def console_page(
         csrf=visitor.csrf,
         nav=nav,
         tz=get_app(request).tz,
+        digest_states=STATE_NAMES,
         **context,
     )
     response.headers.update(NO_STORE)
@@ -176,14 +178,27 @@ _REFUSALS = {
     "subscribers.write": "Vai trò của bạn chỉ được xem danh sách người nhận.",
     "schedule.write": "Chỉ quản trị viên được sửa lịch.",
     "digest.test": "Vai trò của bạn không được gửi thử bản tin.",
+    "digest.approve": "Vai trò của bạn không được duyệt hay từ chối bản tin.",
+    "digest.resend": "Chỉ quản trị viên được gửi lại bản tin.",
     "read": "Bạn không được xem trang này.",
 }
 
 
-def guard(permission: Permission, action: str | None = None) -> Callable[[Handler], Any]:
+CSRF_REFUSED = (
+    "Biểu mẫu đã hết hạn hoặc không hợp lệ (mã chống giả mạo không khớp). "
+    "Xin mở lại trang và gửi lại."
+)
+SamePage = Callable[[Request, Visitor, str], Awaitable[Response]]
+
+
+def guard(
+    permission: Permission, action: str | None = None, *, same_page: SamePage | None = None
+) -> Callable[[Handler], Any]:
     """Wrap a console handler: log in first, check CSRF on POST, check the role.
 
-    ``action`` names the audit entry of a refusal (default: the permission)."""
+    ``action`` names the audit entry of a refusal (default: the permission);
+    ``same_page`` answers a refused CSRF token on the form's own page (403) with
+    the message, instead of the "Không được phép" page."""
 
     def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         @functools.wraps(handler)
@@ -207,13 +222,14 @@ def guard(permission: Permission, action: str | None = None) -> Callable[[Handle
                         outcome="refused",
                         detail="CSRF token missing or not this session's",
                     )
+                    if same_page is not None:
+                        return await same_page(request, visitor, CSRF_REFUSED)
                     return console_page(
                         request,
                         visitor,
                         "admin/refused.html.j2",
                         status_code=403,
-                        message="Biểu mẫu đã hết hạn hoặc không hợp lệ (mã chống giả mạo "
-                        "không khớp). Xin mở lại trang và gửi lại.",
+                        message=CSRF_REFUSED,
                     )
             if not visitor.can(permission):
                 return refused(request, visitor, action or permission, _REFUSALS[permission])
@@ -226,6 +242,7 @@ def guard(permission: Permission, action: str | None = None) -> Callable[[Handle
 
 __all__ = [
     "COOKIE",
+    "CSRF_REFUSED",
     "LOGIN_COOKIE",
     "NO_STORE",
     "Visitor",
