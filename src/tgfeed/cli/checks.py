@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from ..config import Config
 from ..errors import ConfigError
-
-Check = Callable[[Config], tuple[list[str], list[str]]]
+from ..private import check_private
+from ..tokens import load_key
 
 
 def run_checks(config: Config) -> tuple[list[str], list[str]]:
@@ -39,15 +37,8 @@ def run_checks(config: Config) -> tuple[list[str], list[str]]:
                 problems.append(exc.message)
     problems += _templates(config)
     lines += _schedule(config)
-    for check in EXTRA_CHECKS:
-        p, extra = check(config)
-        problems += p
-        lines += extra
-    return problems, lines
-
-
-# Other concerns (templates, schedule) append their checks here.
-EXTRA_CHECKS: list[Check] = []
+    p, extra = _digest(config)
+    return problems + p, lines + extra
 
 
 def _templates(config: Config) -> list[str]:
@@ -80,3 +71,44 @@ def _schedule(config: Config) -> list[str]:
         )
         lines.append(f"  {name}: {job.kind}, {describe(job)}; next {times}")
     return lines
+
+
+def _digest(config: Config) -> tuple[list[str], list[str]]:
+    """`tgfeed check`: the digest's secrets and keys can be read (nothing is created)."""
+    problems: list[str] = []
+    sec = config.security
+    if sec.secret_env or sec.secret_file:
+        try:
+            load_key(config)
+        except ConfigError as exc:
+            problems.append(exc.message)
+    dkim = config.mail.dkim
+    if dkim is not None:
+        path = config.resolve(dkim.key_file)
+        try:
+            check_private(path, "mail.dkim.key_file")
+            head = path.read_bytes()[:64]
+        except ConfigError as exc:
+            problems.append(exc.message)
+        except OSError as exc:
+            problems.append(f"mail.dkim.key_file: cannot read {path}: {exc.strerror}")
+        else:
+            if b"PRIVATE KEY" not in head:
+                problems.append(f"mail.dkim.key_file: {path} is not a PEM private key")
+    d = config.digest
+    lines = [
+        f"digest: {'on' if d.enabled else 'off'}; sections "
+        + ", ".join(s.title for s in d.sections)
+        + f"; up to {d.max_items} articles; from {config.mail.from_address}"
+        + (f", DKIM {dkim.selector}._domainkey.{dkim.domain}" if dkim else "")
+    ]
+    if d.approval:
+        lines.append(
+            f"digest approval: by {', '.join(d.approvers)}"
+            + (
+                f"; at {d.approval_deadline} nobody having approved: {d.on_deadline}"
+                if d.approval_deadline
+                else "; no deadline"
+            )
+        )
+    return problems, lines

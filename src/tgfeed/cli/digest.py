@@ -1,5 +1,6 @@
 """Commands of the digest concern: `tgfeed digest preview|send`, and the demo's
-digest step (`status`, `approve`, `reject`, `resend`: ``digest_admin``)."""
+digest step, listed in ``demo`` (`status`, `approve`, `reject`, `resend`:
+``digest_admin``; the digest's config checks: ``checks``)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,9 @@ from rich.progress import (
 )
 
 from ..app import App
-from ..config import Config
-from ..errors import ConfigError
 from ..jobs.digest import DigestResult, preview_digest, send_digest
-from ..private import check_private
-from ..tokens import load_key
-from .base import cli, console, pass_app
-from .checks import EXTRA_CHECKS
-from .demo import DEMO_STEPS
+from .base import cli, console
+from .context import pass_app
 
 DEMO_WEEK = "2026-W48"
 DEMO_SUBSCRIBER = "ban.doc@example.vn"
@@ -165,48 +161,3 @@ def demo_digest(app: App) -> None:
         console.print(f"  the messages are in the Maildir {outbox / 'new'}", soft_wrap=True)
     base = app.config.site.public_url.rstrip("/")
     console.print(f"  web copy: {base}/digests/{DEMO_WEEK}", soft_wrap=True)
-
-
-def check_digest(config: Config) -> tuple[list[str], list[str]]:
-    """`tgfeed check`: the digest's secrets and keys can be read (nothing is created)."""
-    problems: list[str] = []
-    sec = config.security
-    if sec.secret_env or sec.secret_file:
-        try:
-            load_key(config)
-        except ConfigError as exc:
-            problems.append(exc.message)
-    dkim = config.mail.dkim
-    if dkim is not None:
-        path = config.resolve(dkim.key_file)
-        try:
-            check_private(path, "mail.dkim.key_file")
-            head = path.read_bytes()[:64]
-        except ConfigError as exc:
-            problems.append(exc.message)
-        except OSError as exc:
-            problems.append(f"mail.dkim.key_file: cannot read {path}: {exc.strerror}")
-        else:
-            if b"PRIVATE KEY" not in head:
-                problems.append(f"mail.dkim.key_file: {path} is not a PEM private key")
-    d = config.digest
-    lines = [
-        f"digest: {'on' if d.enabled else 'off'}; sections "
-        + ", ".join(s.title for s in d.sections)
-        + f"; up to {d.max_items} articles; from {config.mail.from_address}"
-        + (f", DKIM {dkim.selector}._domainkey.{dkim.domain}" if dkim else "")
-    ]
-    if d.approval:
-        lines.append(
-            f"digest approval: by {', '.join(d.approvers)}"
-            + (
-                f"; at {d.approval_deadline} nobody having approved: {d.on_deadline}"
-                if d.approval_deadline
-                else "; no deadline"
-            )
-        )
-    return problems, lines
-
-
-DEMO_STEPS.append(demo_digest)
-EXTRA_CHECKS.append(check_digest)

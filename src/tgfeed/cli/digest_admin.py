@@ -20,7 +20,8 @@ from ..jobs.digest_approval import Decision, approve_week, reject_week
 from ..jobs.digest_resend import Kind
 from ..jobs.digest_resend import resend as resend_week
 from ..text import format_vi_datetime, iso_local, last_complete_week
-from .base import console, pass_app
+from .base import console
+from .context import pass_app
 from .digest import cli_actor, describe, digest
 
 

@@ -15,8 +15,8 @@ from ..errors import TgfeedError
 from ..jobs.feeds import BuildResult, build_feeds
 from ..store.idmigration import id_changes
 from ..websub import notify_hub, publish_changes
-from .base import cli, console, err_console, pass_app
-from .demo import DEMO_STEPS
+from .base import cli, console, err_console
+from .context import pass_app
 from .output import progress
 
 
@@ -126,6 +126,3 @@ def demo_feeds(app: App) -> None:
         f"  {base}/feeds.opml            every feed, for import into a reader",
     ):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
-
-
-DEMO_STEPS.append(demo_feeds)

@@ -14,7 +14,8 @@ from ..jobs.crawl import crawl as crawl_job
 from ..jobs.crawl import select_sources, source_states
 from ..model import BatchResult
 from .base import cli as group
-from .base import console, pass_app
+from .base import console
+from .context import pass_app
 from .output import emit_json, json_option, local, progress, table
 
 
