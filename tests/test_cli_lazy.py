@@ -19,7 +19,7 @@ import tgfeed.cli
 from tgfeed.cli import cli
 from tgfeed.cli.lazy import COMMANDS, LazyGroup
 
-from .conftest import write_config
+from .conftest import SAMPLES, write_config
 
 # Libraries a help screen has no use for (numpy: sqlite-utils imports it when present).
 HEAVY = (
@@ -147,6 +147,33 @@ def test_a_command_imports_only_its_own_modules(
     out, code, modules = run_cli(*args, cwd=tmp_path)
     assert code == 0 and "Usage: tgfeed" in out
     assert modules & COMMAND_MODULES == own
+
+
+# What a build or a status report has no use for: the crawler's and the hub's HTTP,
+# mail, the web server.
+NOT_FOR_BUILD_OR_STATUS = (
+    "httpx",
+    "httpcore",
+    "trio",
+    "feedparser",
+    "aiosmtplib",
+    "dkim",
+    "starlette",
+    "uvicorn",
+    "watchfiles",
+)
+
+
+def test_build_and_status_import_no_http_mail_or_web(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path))
+    _, code, _ = run_cli("--config", config, "import", "-q", str(SAMPLES), cwd=tmp_path)
+    assert code == 0
+    for args, own in ((("build", "-q"), "tgfeed.cli.feeds"), (("status",), "tgfeed.cli.schedule")):
+        out, code, modules = run_cli("--config", config, *args, cwd=tmp_path)
+        assert code == 0, out
+        assert modules & COMMAND_MODULES == {own}
+        assert sorted({m.split(".")[0] for m in modules} & set(NOT_FOR_BUILD_OR_STATUS)) == []
+    assert (tmp_path / "public" / "feeds" / "all.rss").is_file()
 
 
 def test_unknown_command_is_one_line_without_loading_any(tmp_path: Path) -> None:

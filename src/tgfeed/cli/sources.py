@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from ..app import App
 from ..jobs.crawl import crawl as crawl_job
-from ..jobs.crawl import select_sources, source_states
+from ..jobs.source_status import select_sources, source_states
 from ..model import BatchResult
 from .base import cli as group
 from .base import console
