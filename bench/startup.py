@@ -3,8 +3,9 @@
     python -m bench.startup --old /tmp/tgfeed-old/src            # 5 pairs
     python -m bench.startup --old /tmp/tgfeed-old/src --pairs 9
 
-``--old`` is the ``src`` folder of another checkout (e.g. ``git worktree add
-/tmp/tgfeed-old <commit>``); ``--new`` defaults to this checkout's. Each side gets
+``--old`` is the ``src`` folder of another checkout, its ``templates`` beside it
+(``mkdir /tmp/tgfeed-old && git archive <commit> src templates | tar -x -C
+/tmp/tgfeed-old``); ``--new`` defaults to this checkout's. Each side gets
 its own small store (the packaged sample articles, imported and built once by that
 side), then for each command below the two run as fresh processes back to back,
 new then old, ``--pairs`` times:
