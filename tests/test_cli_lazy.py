@@ -96,7 +96,7 @@ def test_lazy_help_is_the_help_of_the_loaded_commands() -> None:
     """The table's lines, cut to the terminal, are what click prints from the real
     commands (a group that has every command loaded prints their own help)."""
     loaded = click.Group(name="tgfeed", params=cli.params, help=cli.help)
-    lazy = LazyGroup(name="tgfeed", params=cli.params, help=cli.help)
+    lazy = LazyGroup(name="tgfeed", params=cli.params, help=cli.help, lazy=COMMANDS)
     for name in COMMANDS:
         cmd = cli.get_command(click.Context(cli), name)
         assert cmd is not None

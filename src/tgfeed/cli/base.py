@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from .. import __version__
 from ..errors import ConfigError, TgfeedError
-from .lazy import LazyGroup
+from .lazy import COMMANDS, LazyGroup
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -84,7 +84,9 @@ class TgfeedGroup(LazyGroup):
             ctx.exit(1)
 
 
-@click.group(cls=TgfeedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=TgfeedGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option(
     "--config",
     "config_path",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import click
 from click.shell_completion import CompletionItem
@@ -101,10 +102,13 @@ COMMANDS: Mapping[str, Lazy] = {
 
 
 class LazyGroup(click.Group):
-    """A group whose commands (`COMMANDS`) are imported the first time they are
-    looked up: to run them, show their own help or complete their arguments."""
+    """A group whose commands (``lazy``, e.g. `COMMANDS`) are imported the first time
+    they are looked up: to run them, show their own help or complete their arguments.
+    Its own help and the completion of command names use the table's lines."""
 
-    lazy: Mapping[str, Lazy] = COMMANDS
+    def __init__(self, *args: Any, lazy: Mapping[str, Lazy] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy: Mapping[str, Lazy] = lazy or {}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *self.lazy})
@@ -121,14 +125,12 @@ class LazyGroup(click.Group):
             return self.commands[name].get_short_help_str(limit)
         return make_default_short_help(self.lazy[name].help, limit)
 
-    def _visible(self) -> list[str]:
-        return [n for n in self.list_commands(click.Context(self)) if not self._hidden(n)]
-
-    def _hidden(self, name: str) -> bool:
-        return name in self.commands and self.commands[name].hidden
+    def _visible(self, ctx: click.Context) -> list[str]:
+        hidden = {n for n, cmd in self.commands.items() if cmd.hidden}
+        return [n for n in self.list_commands(ctx) if n not in hidden]
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        names = self._visible()
+        names = self._visible(ctx)
         if not names:
             return
         limit = formatter.width - 6 - max(len(n) for n in names)
@@ -138,7 +140,7 @@ class LazyGroup(click.Group):
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
         results = [
             CompletionItem(n, help=self.one_line(n))
-            for n in self._visible()
+            for n in self._visible(ctx)
             if n.startswith(incomplete)
         ]
         # the group's own options (click.Group's version would import every command)
