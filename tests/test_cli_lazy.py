@@ -176,6 +176,23 @@ def test_build_and_status_import_no_http_mail_or_web(tmp_path: Path) -> None:
     assert (tmp_path / "public" / "feeds" / "all.rss").is_file()
 
 
+def test_a_group_is_whole_whichever_of_its_modules_loaded_first(tmp_path: Path) -> None:
+    """`tgfeed demo` imports the digest's module, not ``digest_admin``: `digest
+    resend` must still be found."""
+    code = "import tgfeed.cli.digest\nfrom tgfeed.cli import main\nmain(['digest', 'resend', '-h'])"
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Usage: tgfeed digest resend" in r.stdout
+
+
 def test_unknown_command_is_one_line_without_loading_any(tmp_path: Path) -> None:
     r = subprocess.run(
         [sys.executable, "-m", "tgfeed", "biuld"],

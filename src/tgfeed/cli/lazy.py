@@ -114,9 +114,10 @@ class LazyGroup(click.Group):
         return sorted({*self.commands, *self.lazy})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in self.lazy:
-            for module in self.lazy[cmd_name].modules:
-                importlib.import_module(module)  # registers the command on this group
+        # Every module of the entry, even when the command is there already: another
+        # import path (``demo`` imports ``digest``) may have loaded only its first.
+        for module in self.lazy[cmd_name].modules if cmd_name in self.lazy else ():
+            importlib.import_module(module)  # registers the command on this group
         return self.commands.get(cmd_name)
 
     def one_line(self, name: str, limit: int = 45) -> str:
