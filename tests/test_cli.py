@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from tgfeed.cli import cli
+from tgfeed.cli.lazy import load_all
 
 from .conftest import FIXTURES, SAMPLES, write_config
 
@@ -90,7 +91,7 @@ def test_every_command_is_in_the_readme() -> None:
 
     def walk(group: click.Group, prefix: str) -> list[str]:
         names = []
-        for name, cmd in group.commands.items():
+        for name, cmd in load_all(group).items():
             names.append(f"{prefix}{name}")
             if isinstance(cmd, click.Group):
                 names += walk(cmd, f"{prefix}{name} ")
@@ -101,6 +102,6 @@ def test_every_command_is_in_the_readme() -> None:
 
 
 def test_every_command_has_help(tmp_path: Path) -> None:
-    for name in cli.commands:
+    for name in load_all(cli):
         r = run(name, "--help", cwd=tmp_path)
         assert r.returncode == 0 and "Usage:" in r.stdout, name

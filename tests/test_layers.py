@@ -197,6 +197,25 @@ def test_no_import_cycles_and_no_function_level_import_dodges_one() -> None:
     assert not dodged, "a function-level import hides a cycle: " + " -> ".join(dodged[0])
 
 
+# Imports deferred into a function so that a command that does not need them starts
+# without them (``tests/test_cli_lazy.py`` checks the commands): (module, what) -> why.
+DEFERRED = {
+    ("app.py", "tgfeed.feeds.publish"): "feedgen, the renderers: only to build or serve feeds",
+    ("app.py", "tgfeed.mail"): "aiosmtplib and dkimpy: only to send mail",
+    ("cli/feeds.py", "tgfeed.websub"): "httpx: only with a WebSub hub ([feeds] hub)",
+}
+
+
+@pytest.mark.parametrize(("module", "target"), sorted(DEFERRED))
+def test_deferred_imports_are_deferred(module: str, target: str) -> None:
+    """A listed import happens inside a function of its module, and nothing that
+    module imports at the top reaches it (else deferring it would save nothing)."""
+    name = _module_name(SRC / module)
+    assert target in _graph(top_level_only=False)[name], f"{module} no longer imports {target}"
+    chain = _chain(_graph(top_level_only=True), name, (target,))
+    assert chain is None, f"{module} imports {target} at start-up: {' -> '.join(chain or [])}"
+
+
 def test_each_library_has_one_home() -> None:
     offenders = []
     for path in SRC.rglob("*.py"):

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tgfeed.app import App
-from tgfeed.digest.message import OVERSIGNED, DkimKey
+from tgfeed.digest.signing import OVERSIGNED, DkimKey
 from tgfeed.feeds.entries import Options
 from tgfeed.feeds.render import Channel, render_many
 from tgfeed.jobs.crawl import crawl

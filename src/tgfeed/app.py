@@ -21,18 +21,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 import jinja2
 
 from .config import Config
 from .errors import StoreError
-from .feeds.publish import Publisher
-from .mail import DkimKey, Mailer, load_dkim_key, make_mailer
 from .store import Store, open_store
 from .templating import make_env
 from .tokens import Signer, load_key
+
+if TYPE_CHECKING:
+    from .feeds.publish import Publisher
+    from .mail import DkimKey, Mailer
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +94,16 @@ class App:
         return self.config.resolve(p)
 
     # Parts with a side effect (a key file read or created) or a cost are made on
-    # first use — once per App, so a reload's new App makes them anew.
+    # first use — once per App, so a reload's new App makes them anew. The modules
+    # of the publisher (feedgen) and of mail (aiosmtplib, dkimpy) load then too: a
+    # command that serves no feed and sends no mail never imports them (the
+    # deferred imports are listed in tests/test_layers.py).
 
     @functools.cached_property
     def publisher(self) -> Publisher:
         """Feeds, the index and OPML as the web serves them (cached per store version)."""
+        from .feeds.publish import Publisher
+
         return Publisher(self)
 
     @functools.cached_property
@@ -107,10 +114,14 @@ class App:
     @functools.cached_property
     def dkim(self) -> DkimKey | None:
         """The DKIM signing key when ``[mail.dkim]`` is configured."""
+        from .mail import load_dkim_key
+
         return load_dkim_key(self.config)
 
     def mailer(self) -> Mailer:
         """A new mailer for the configured backend (close it with ``aclose``)."""
+        from .mail import make_mailer
+
         return make_mailer(self.config)
 
     def with_config(self, config: Config) -> App:

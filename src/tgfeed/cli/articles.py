@@ -11,7 +11,8 @@ from ..app import App
 from ..importers import expand
 from ..jobs.ingest import export_jsonl, import_paths
 from ..model import ItemResult
-from .base import cli, console, get_config, pass_app
+from .base import cli, console
+from .context import get_config, pass_app
 from .output import ByteEstimate, emit_json, json_option, local, plural, progress, table
 
 _STYLE = {"added": "green", "updated": "cyan", "unchanged": "dim", "failed": "red"}

@@ -1,28 +1,25 @@
-"""The click group, its shared options and how commands get the App."""
+"""The click group, its shared options and how errors reach the user (how commands
+get the App: ``context``)."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
 from .. import __version__
-from ..app import App, build_app
-from ..config import Config
 from ..errors import ConfigError, TgfeedError
-from ..loader import load
+from .lazy import COMMANDS, LazyGroup
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def report(exc: TgfeedError, *, verbose: bool) -> None:
@@ -51,9 +48,10 @@ def report_usage(exc: click.UsageError) -> None:
     say(f"hint: `{where} --help` lists the arguments and options")
 
 
-class TgfeedGroup(click.Group):
-    """Turns a TgfeedError raised by any command into ``report()`` and exit 1, and
-    click's usage errors (exit 2, several lines) into the same one-line form."""
+class TgfeedGroup(LazyGroup):
+    """Its commands load when needed (``lazy``). Turns a TgfeedError raised by any
+    command into ``report()`` and exit 1, and click's usage errors (exit 2, several
+    lines) into the same one-line form."""
 
     def main(
         self,
@@ -86,7 +84,9 @@ class TgfeedGroup(click.Group):
             ctx.exit(1)
 
 
-@click.group(cls=TgfeedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=TgfeedGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option(
     "--config",
     "config_path",
@@ -106,32 +106,3 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     )
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
-
-
-def get_config(ctx: click.Context) -> Config:
-    obj = ctx.find_root().obj
-    if "config" not in obj:
-        obj["config"] = load(obj.get("config_path"))
-    config: Config = obj["config"]
-    return config
-
-
-def get_app(ctx: click.Context) -> App:
-    obj = ctx.find_root().obj
-    if "app" not in obj:
-        app = build_app(get_config(ctx))
-        obj["app"] = app
-        ctx.find_root().call_on_close(app.close)
-    result: App = obj["app"]
-    return result
-
-
-def pass_app(f: F) -> F:
-    """Give a command the App as its first argument."""
-
-    @click.pass_context
-    @functools.wraps(f)
-    def wrapper(ctx: click.Context, /, *args: Any, **kwargs: Any) -> Any:
-        return f(get_app(ctx), *args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]

@@ -13,6 +13,8 @@ from ..app import App, build_app
 from ..jobs.ingest import import_paths
 from ..loader import load_file
 from .base import cli, console
+from .digest import demo_digest
+from .feeds import demo_feeds
 
 DEMO_DIR = Path("tgfeed-demo")
 
@@ -96,5 +98,5 @@ def demo(directory: Path, host: str, port: int, no_serve: bool) -> None:
         serve(app, host, port)
 
 
-# Each concern adds its step (build the feeds, send the digest to the outbox).
-DEMO_STEPS: list[Callable[[App], None]] = []
+# Each concern's step, in order: build the feeds, send the digest to the outbox.
+DEMO_STEPS: list[Callable[[App], None]] = [demo_feeds, demo_digest]

@@ -1,5 +1,6 @@
 """Commands of the digest concern: `tgfeed digest preview|send`, and the demo's
-digest step (`status`, `approve`, `reject`, `resend`: ``digest_admin``)."""
+digest step, listed in ``demo`` (`status`, `approve`, `reject`, `resend`:
+``digest_admin``; the digest's config checks: ``checks``)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import click
 from ..app import App
 from ..jobs.delivery import Progress
 from ..jobs.digest import DigestResult, preview_digest, send_digest
-from .base import cli, console, pass_app
-from .demo import DEMO_STEPS
+from .base import cli, console
+from .context import pass_app
 from .output import progress
 
 DEMO_WEEK = "2026-W48"
@@ -144,6 +145,3 @@ def demo_digest(app: App) -> None:
         console.print(f"  the messages are in the Maildir {outbox / 'new'}", soft_wrap=True)
     base = app.config.site.public_url.rstrip("/")
     console.print(f"  web copy: {base}/digests/{DEMO_WEEK}", soft_wrap=True)
-
-
-DEMO_STEPS.append(demo_digest)

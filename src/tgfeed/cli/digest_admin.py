@@ -21,7 +21,8 @@ from ..jobs.digest_resend import Kind
 from ..jobs.digest_resend import resend as resend_week
 from ..model import DigestRecord
 from ..text import last_complete_week
-from .base import console, pass_app
+from .base import console
+from .context import pass_app
 from .digest import cli_actor, describe, digest, send_bar
 from .output import emit_json, json_option, local, plural, table
 

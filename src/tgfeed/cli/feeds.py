@@ -14,9 +14,8 @@ from ..app import App
 from ..errors import TgfeedError
 from ..jobs.feeds import BuildResult, build_feeds
 from ..store.idmigration import id_changes
-from ..websub import notify_hub, publish_changes
-from .base import cli, console, err_console, pass_app
-from .demo import DEMO_STEPS
+from .base import cli, console, err_console
+from .context import pass_app
 from .output import progress
 
 
@@ -67,6 +66,8 @@ def build(app: App, output: Path | None, dry_run: bool, list_files: bool, quiet:
         )
     console.print(_summary(result), highlight=False, soft_wrap=True)
     if not dry_run and app.config.feeds.hub:
+        from ..websub import notify_hub  # httpx: only with a hub
+
         hub = asyncio.run(notify_hub(app))
         console.print(
             f"hub {app.config.feeds.hub}: {len(hub.sent)} notified, {len(hub.failed)} failed",
@@ -98,6 +99,8 @@ def retract(app: App, article_id: str, reason: str | None) -> None:
     verb = "retracted" if now else "already retracted"
     console.print(f"{verb} {tomb.article_id} ({tomb.title})", markup=False, soft_wrap=True)
     if now and app.config.feeds.hub:
+        from ..websub import publish_changes  # httpx: only with a hub
+
         asyncio.run(publish_changes(app))
 
 
@@ -126,6 +129,3 @@ def demo_feeds(app: App) -> None:
         f"  {base}/feeds.opml            every feed, for import into a reader",
     ):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
-
-
-DEMO_STEPS.append(demo_feeds)

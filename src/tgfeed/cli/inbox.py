@@ -14,7 +14,8 @@ from ..app import App
 from ..jobs.inbox import process_inbox
 from ..store.inbox import KINDS
 from ..text import iso_local
-from .base import cli, console, pass_app
+from .base import cli, console
+from .context import pass_app
 
 
 @cli.group()

@@ -17,7 +17,8 @@ from ..app import App
 from ..errors import TgfeedError
 from ..jobs.status import collect_status, schedule_status
 from ..scheduler.runner import run_job
-from .base import cli, console, get_app, get_config, pass_app
+from .base import cli, console
+from .context import get_app, get_config, pass_app
 from .output import emit_json, json_option, local, plural, table
 
 

@@ -11,10 +11,11 @@ from rich.markup import escape
 
 from ..app import App
 from ..jobs.crawl import crawl as crawl_job
-from ..jobs.crawl import select_sources, source_states
+from ..jobs.source_status import select_sources, source_states
 from ..model import BatchResult
 from .base import cli as group
-from .base import console, pass_app
+from .base import console
+from .context import pass_app
 from .output import emit_json, json_option, local, progress, table
 
 

@@ -23,7 +23,8 @@ from ..jobs.subscribers import (
 )
 from ..model import STATUSES, Status, Subscriber
 from ..store import MailRepo
-from .base import cli, console, err_console, pass_app
+from .base import cli, console, err_console
+from .context import pass_app
 from .output import ByteEstimate, emit_json, json_option, local, plural, progress, table
 
 

@@ -10,7 +10,8 @@ from ..app import App
 from ..auth import AccountError, check_name, check_password, check_role, hash_password
 from ..digest.message import check_address
 from ..model import ROLES
-from .base import cli, console, pass_app
+from .base import cli, console
+from .context import pass_app
 from .output import emit_json, json_option, local, table
 
 _STDIN_HELP = "Read the password from the first line of standard input (for scripts)."

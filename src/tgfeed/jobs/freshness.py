@@ -12,7 +12,7 @@ from datetime import timedelta
 from ..app import App
 from ..config import JobConfig
 from ..text import format_vi_datetime, parse_iso_datetime
-from .crawl import source_states
+from .source_status import source_states
 
 _CRAWLS = ("crawl", "ingest")
 

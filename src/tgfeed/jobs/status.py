@@ -14,7 +14,7 @@ from ..config import JobConfig
 from ..scheduler.triggers import describe, next_fire_times
 from ..store import SCHEDULER_LEASE
 from ..text import iso_local, last_complete_week
-from .crawl import source_states
+from .source_status import source_states
 
 Upcoming = Callable[[str, JobConfig], list[datetime]]
 

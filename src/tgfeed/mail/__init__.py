@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from ..config import Config
-from ..digest.message import DkimKey, Sender, domain_of, simple_message
+from ..digest.message import Sender, domain_of, simple_message
+from ..digest.signing import DkimKey
 from ..errors import ConfigError
 from ..private import check_private
 from .outbox import OutboxMailer
