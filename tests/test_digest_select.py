@@ -242,7 +242,7 @@ def test_the_digest_core_imports_no_edge(module: str) -> None:
     [
         ("aiosmtplib", "mail/smtp.py"),
         ("css_inline", "digest/render.py"),
-        ("dkim", "digest/message.py"),
+        ("dkim", "digest/signing.py"),
     ],
 )
 def test_each_mail_library_has_one_home(library: str, home: str) -> None:
