@@ -16,8 +16,6 @@ import os
 import random
 import re
 import struct
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
@@ -34,7 +32,6 @@ from tgfeed.jobs.ingest import ingest_items
 from tgfeed.tokens import TOKEN_LENGTH, Signer
 from tgfeed.web import create_app
 
-from .conftest import ROOT, write_config
 from .reliability_support import ServeProcess, check_document
 from .smtp_faults import FaultyRelay
 from .test_security_web import HOSTILE, assert_page_runs_nothing, assert_security_headers
@@ -136,41 +133,6 @@ def test_forged_guessed_and_expired_links_change_nobody(
             assert r.status_code == 400 and "hết hạn" in r.text
     after = {s.id: ms.subscriber(s.id).status for s in subs}  # type: ignore[union-attr]
     assert after == before
-
-
-def test_the_signing_key_is_created_once_even_by_racing_processes(tmp_path: Path) -> None:
-    """Several processes starting at once on first run all end with the same key
-    (0600), none fails on a half-written key file."""
-    script = (
-        "import sys; from pathlib import Path; from tgfeed.loader import load; "
-        "from tgfeed.tokens import load_key; "
-        "print(load_key(load(Path(sys.argv[1]))).hex())"
-    )
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join((str(ROOT), os.environ.get("PYTHONPATH", ""))),
-    }
-    for round_ in range(4):
-        where = tmp_path / f"r{round_}"
-        where.mkdir()
-        config = write_config(where)
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "-c", script, str(config)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
-            for _ in range(6)
-        ]
-        outs = [p.communicate(timeout=60) for p in procs]
-        assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
-        keys = {out.strip() for out, _ in outs}
-        assert len(keys) == 1 and len(next(iter(keys))) == 64
-        key_file = where / "data" / "secret.key"
-        assert key_file.stat().st_mode & 0o777 == 0o600
-        assert key_file.read_text().strip() == next(iter(keys))
 
 
 # -- CR/LF never reaches a header ----------------------------------------------------

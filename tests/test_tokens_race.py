@@ -51,5 +51,6 @@ def test_two_processes_racing_create_one_key(tmp_path: Path) -> None:
         assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
         keys = {out.strip() for out, _ in outs}
         on_disk = (where / "data" / "secret.key").read_text(encoding="ascii").strip()
-        assert keys == {on_disk}
+        assert keys == {on_disk} and len(on_disk) == 64
+        assert (where / "data" / "secret.key").stat().st_mode & 0o777 == 0o600
         assert sorted(p.name for p in (where / "data").iterdir()) == ["secret.key"]
