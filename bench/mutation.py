@@ -92,6 +92,12 @@ def _preload() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout
     for name in out.split():
+        # Not the private ones (``_asyncio``, ``_pytest`` …): their public module imports
+        # them. Imported first, ``_asyncio`` loads a second copy of itself on Python 3.11
+        # (asyncio imports it back while it initialises), and then asyncio.current_task()
+        # is None in every task, so asyncio.timeout() raises "should be used inside a task".
+        if name.startswith("_"):
+            continue
         try:
             importlib.import_module(name)
         except Exception:
