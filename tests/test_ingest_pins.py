@@ -104,6 +104,9 @@ def test_store_batch_says_whether_the_store_took_the_batch(app: App) -> None:
     assert bad.counts["failed"] == 2 and [f.item for f in bad.failures] == ["in:2", "in:3"]
     assert seen[1:] == bad.failures
     assert app.store.articles.get("a3") is None  # one transaction: all or nothing
+    dry = BatchResult()  # a dry run stores nothing, so nothing can refuse it
+    assert store_batch(app, [("in:2", art(2))], dry, dry_run=True) is True
+    assert dry.counts["added"] == 1 and app.store.articles.get("a2") is None
 
 
 def test_the_run_is_recorded_with_its_source_counts_and_times(app: App, clock: FixedClock) -> None:
