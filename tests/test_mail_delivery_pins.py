@@ -1,0 +1,67 @@
+"""The delivery loop's smaller promises, against a real aiosmtpd on 127.0.0.1 and a
+real SQLite store: the progress it reports, and a stop (SIGTERM) in mid-run that
+lets the message on the wire finish and keeps the rest pending. No sleeps."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from tgfeed.app import App
+
+from .smtp_server import SmtpServer, running_server
+from .test_mail_delivery import addresses, assert_exactly_once, make_app, run
+
+_smtp_server = pytest.fixture(name="smtp_server")(running_server)
+
+
+def test_progress_starts_at_the_rows_already_done_and_counts_each_recipient(
+    app_factory: Callable[..., App], smtp_server: SmtpServer
+) -> None:
+    n = 6
+    app = make_app(app_factory, smtp_server, n=n, connections=1)
+    stopping = app.runtime.stopping = asyncio.Event()
+    seen: list[tuple[int, int]] = []
+
+    def stop_after_two(done: int, total: int) -> None:
+        seen.append((done, total))
+        if done == 2:
+            stopping.set()
+
+    first = run(app, progress=stop_after_two)
+    assert seen[:3] == [(0, n), (1, n), (2, n)]
+    app.runtime.stopping = None  # the next start (the event belonged to the last loop)
+    resumed: list[tuple[int, int]] = []
+    second = run(app, progress=lambda done, total: resumed.append((done, total)))
+    assert resumed[0] == (first.sent, n)  # a resumed run starts where the first stopped
+    assert resumed == [(d, n) for d in range(first.sent, n + 1)]
+    assert second.status == "sent" and second.sent_now == n - first.sent
+
+
+def test_stopping_mid_run_finishes_the_message_on_the_wire_and_keeps_the_rest_pending(
+    app_factory: Callable[..., App], smtp_server: SmtpServer
+) -> None:
+    """The service is stopping (SIGTERM) after the 3rd recipient: no new message
+    starts, the one already on the wire is recorded, the rest stays pending and
+    the next run sends it, so everyone gets exactly one copy."""
+    n = 10
+    app = make_app(app_factory, smtp_server, n=n, connections=2)
+    stopping = app.runtime.stopping = asyncio.Event()
+
+    def stop_at_three(done: int, total: int) -> None:
+        if done == 3:
+            stopping.set()
+
+    first = run(app, progress=stop_at_three)
+    assert first.status == "incomplete", first
+    assert first.error and "service stopped" in first.error
+    assert 3 <= first.sent < n and first.pending == n - first.sent
+    assert first.sent_now == first.sent
+    assert len(smtp_server.received) == first.sent  # every message that left is recorded
+    app.runtime.stopping = None  # the next start (the event belonged to the last loop)
+    second = run(app)
+    assert second.status == "sent", second
+    assert second.sent_now == n - first.sent
+    assert_exactly_once(smtp_server, addresses(n))
