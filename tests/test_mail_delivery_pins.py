@@ -41,27 +41,34 @@ def test_progress_starts_at_the_rows_already_done_and_counts_each_recipient(
 
 
 def test_stopping_mid_run_finishes_the_message_on_the_wire_and_keeps_the_rest_pending(
-    app_factory: Callable[..., App], smtp_server: SmtpServer
+    app_factory: Callable[..., App],
 ) -> None:
-    """The service is stopping (SIGTERM) after the 3rd recipient: no new message
-    starts, the one already on the wire is recorded, the rest stays pending and
-    the next run sends it, so everyone gets exactly one copy."""
+    """The service starts stopping (SIGTERM) while the 4th message is on the wire:
+    that message is finished and recorded, no other starts after it, the rest stays
+    pending, and the next run sends it, so everyone gets exactly one copy."""
     n = 10
-    app = make_app(app_factory, smtp_server, n=n, connections=2)
-    stopping = app.runtime.stopping = asyncio.Event()
+    box: dict[str, asyncio.AbstractEventLoop] = {}
+    stopping = asyncio.Event()
 
-    def stop_at_three(done: int, total: int) -> None:
-        if done == 3:
-            stopping.set()
+    def stop_during_the_4th(address: str, attempt: int) -> None:
+        if address == "user0003@example.vn":  # its RCPT: the message is on the wire
+            box["loop"].call_soon_threadsafe(stopping.set)
+        return None
 
-    first = run(app, progress=stop_at_three)
-    assert first.status == "incomplete", first
-    assert first.error and "service stopped" in first.error
-    assert 3 <= first.sent < n and first.pending == n - first.sent
-    assert first.sent_now == first.sent
-    assert len(smtp_server.received) == first.sent  # every message that left is recorded
-    app.runtime.stopping = None  # the next start (the event belonged to the last loop)
-    second = run(app)
+    server = SmtpServer(stop_during_the_4th).start()
+    try:
+        app = make_app(app_factory, server, n=n, connections=1)
+        app.runtime.stopping = stopping
+        first = run(app, progress=lambda d, t: box.setdefault("loop", asyncio.get_running_loop()))
+        assert first.status == "incomplete", first
+        assert first.error and "service stopped" in first.error
+        assert 4 <= first.sent < n and first.pending == n - first.sent
+        assert first.sent_now == first.sent
+        assert len(server.received) == first.sent  # every message that left is recorded
+        app.runtime.stopping = None  # the next start (the event belonged to the last loop)
+        second = run(app)
+    finally:
+        server.stop()
     assert second.status == "sent", second
     assert second.sent_now == n - first.sent
-    assert_exactly_once(smtp_server, addresses(n))
+    assert_exactly_once(server, addresses(n))
