@@ -57,7 +57,8 @@ def test_stopping_mid_run_finishes_the_message_on_the_wire_and_keeps_the_rest_pe
 
     server = SmtpServer(stop_during_the_4th).start()
     try:
-        app = make_app(app_factory, server, n=n, connections=1)
+        # The drain waits up to timeout + 5 s for the message on the wire: 10 s here.
+        app = make_app(app_factory, server, n=n, connections=1, timeout=5)
         app.runtime.stopping = stopping
         first = run(app, progress=lambda d, t: box.setdefault("loop", asyncio.get_running_loop()))
         assert first.status == "incomplete", first
