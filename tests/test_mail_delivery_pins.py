@@ -5,6 +5,8 @@ lets the message on the wire finish and keeps the rest pending. No sleeps."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -13,6 +15,7 @@ from tgfeed.app import App
 
 from .smtp_server import SmtpServer, running_server
 from .test_mail_delivery import addresses, assert_exactly_once, make_app, run
+from .test_mail_delivery_ledger import RUN_LIMIT
 
 _smtp_server = pytest.fixture(name="smtp_server")(running_server)
 
@@ -40,21 +43,41 @@ def test_progress_starts_at_the_rows_already_done_and_counts_each_recipient(
     assert second.status == "sent" and second.sent_now == n - first.sent
 
 
-def test_stopping_mid_run_finishes_the_message_on_the_wire_and_keeps_the_rest_pending(
+class _Logged(logging.Handler):
+    """Sets ``seen`` when a log message containing ``text`` is emitted."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+
+
+def test_stopping_mid_run_finishes_the_message_on_the_wire_and_starts_no_other(
     app_factory: Callable[..., App],
 ) -> None:
-    """The service starts stopping (SIGTERM) while the 4th message is on the wire:
-    that message is finished and recorded, no other starts after it, the rest stays
-    pending, and the next run sends it, so everyone gets exactly one copy."""
+    """The service starts stopping (SIGTERM) while the 4th message is on the wire
+    (the relay holds its RCPT until the delivery says it is stopping): that message
+    is finished and recorded, no other one is started, the rest stays pending, and
+    the next run sends it, so everyone gets exactly one copy."""
     n = 10
     box: dict[str, asyncio.AbstractEventLoop] = {}
     stopping = asyncio.Event()
+    draining = _Logged("message(s) on the wire")
+    rcpts: list[str] = []
 
     def stop_during_the_4th(address: str, attempt: int) -> None:
-        if address == "user0003@example.vn":  # its RCPT: the message is on the wire
+        rcpts.append(address)
+        if address == "user0003@example.vn" and not draining.seen.is_set():
             box["loop"].call_soon_threadsafe(stopping.set)
+            assert draining.seen.wait(RUN_LIMIT)
         return None
 
+    log = logging.getLogger("tgfeed.jobs.delivery")
+    log.addHandler(draining)
     server = SmtpServer(stop_during_the_4th).start()
     try:
         # The drain waits up to timeout + 5 s for the message on the wire: 10 s here.
@@ -63,13 +86,14 @@ def test_stopping_mid_run_finishes_the_message_on_the_wire_and_keeps_the_rest_pe
         first = run(app, progress=lambda d, t: box.setdefault("loop", asyncio.get_running_loop()))
         assert first.status == "incomplete", first
         assert first.error and "service stopped" in first.error
-        assert 4 <= first.sent < n and first.pending == n - first.sent
-        assert first.sent_now == first.sent
-        assert len(server.received) == first.sent  # every message that left is recorded
+        assert rcpts == [f"user{i:04d}@example.vn" for i in range(4)]  # none after the 4th
+        assert (first.sent, first.pending, first.sent_now) == (4, n - 4, 4)
+        assert len(server.received) == 4  # the one on the wire was finished and recorded
         app.runtime.stopping = None  # the next start (the event belonged to the last loop)
         second = run(app)
     finally:
         server.stop()
+        log.removeHandler(draining)
     assert second.status == "sent", second
-    assert second.sent_now == n - first.sent
+    assert second.sent_now == n - 4
     assert_exactly_once(server, addresses(n))
