@@ -97,3 +97,22 @@ def test_stopping_mid_run_finishes_the_message_on_the_wire_and_starts_no_other(
     assert second.status == "sent", second
     assert second.sent_now == n - 4
     assert_exactly_once(server, addresses(n))
+
+
+def test_progress_counts_a_refused_recipient_as_done(app_factory: Callable[..., App]) -> None:
+    """A recipient the relay refuses for good (550) has its final outcome: the
+    progress counts it like a sent one."""
+    n = 4
+
+    def refuse_one(address: str, attempt: int) -> str | None:
+        return "550 5.1.1 No such user" if address == "user0001@example.vn" else None
+
+    seen: list[tuple[int, int]] = []
+    server = SmtpServer(refuse_one).start()
+    try:
+        app = make_app(app_factory, server, n=n, connections=1)
+        result = run(app, progress=lambda done, total: seen.append((done, total)))
+    finally:
+        server.stop()
+    assert (result.sent, result.failed, result.pending) == (n - 1, 1, 0)
+    assert seen == [(d, n) for d in range(n + 1)]
