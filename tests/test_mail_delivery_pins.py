@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 
 import pytest
 
 from tgfeed.app import App
+from tgfeed.errors import StoreError
 
 from .smtp_server import SmtpServer, running_server
 from .test_mail_delivery import addresses, assert_exactly_once, make_app, run
@@ -116,3 +118,25 @@ def test_progress_counts_a_refused_recipient_as_done(app_factory: Callable[..., 
         server.stop()
     assert (result.sent, result.failed, result.pending) == (n - 1, 1, 0)
     assert seen == [(d, n) for d in range(n + 1)]
+
+
+def test_a_ledger_that_cannot_be_read_fails_the_run_with_the_store_error(
+    app_factory: Callable[..., App], smtp_server: SmtpServer
+) -> None:
+    """From the run's start the pending rows cannot be read (SQLite refuses it):
+    the run fails with that store error instead of ending as merely incomplete,
+    and nothing is sent."""
+    app = make_app(app_factory, smtp_server, n=3, connections=1)
+    conn = app.store.db.conn
+
+    def deny_names(action: int, table: str | None, column: str | None, *_: object) -> int:
+        if action == sqlite3.SQLITE_READ and (table, column) == ("deliveries", "name"):
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    try:
+        with pytest.raises(StoreError):
+            run(app, progress=lambda done, total: conn.set_authorizer(deny_names))
+    finally:
+        conn.set_authorizer(None)
+    assert smtp_server.received == []
