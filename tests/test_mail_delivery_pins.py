@@ -15,8 +15,9 @@ import pytest
 from tgfeed.app import App
 from tgfeed.errors import StoreError
 
+from .smtp_faults import FaultyRelay, Moment
 from .smtp_server import SmtpServer, running_server
-from .test_mail_delivery import addresses, assert_exactly_once, make_app, run
+from .test_mail_delivery import make_app, run
 from .test_mail_delivery_ledger import RUN_LIMIT
 
 _smtp_server = pytest.fixture(name="smtp_server")(running_server)
@@ -63,42 +64,50 @@ def test_stopping_mid_run_finishes_the_message_on_the_wire_and_starts_no_other(
 ) -> None:
     """The service starts stopping (SIGTERM) while the 4th message is on the wire
     (the relay holds its RCPT until the delivery says it is stopping): that message
-    is finished and recorded, no other one is started, the rest stays pending, and
-    the next run sends it, so everyone gets exactly one copy."""
+    is finished and recorded, no other one is started (no MAIL after it), the rest
+    stays pending, and the next run sends it, so everyone gets exactly one copy."""
     n = 10
+    everyone = [f"user{i:04d}@example.vn" for i in range(n)]
     box: dict[str, asyncio.AbstractEventLoop] = {}
     stopping = asyncio.Event()
     draining = _Logged("message(s) on the wire")
-    rcpts: list[str] = []
+    mails: list[int] = []
 
-    def stop_during_the_4th(address: str, attempt: int) -> None:
-        rcpts.append(address)
-        if address == "user0003@example.vn" and not draining.seen.is_set():
+    def stop_during_the_4th(m: Moment) -> str | None:
+        if m.stage == "mail":
+            mails.append(m.connection)
+        if m.stage == "rcpt" and m.rcpt == everyone[3] and not draining.seen.is_set():
             box["loop"].call_soon_threadsafe(stopping.set)
-            assert draining.seen.wait(RUN_LIMIT)
+            draining.seen.wait(RUN_LIMIT)
         return None
 
     log = logging.getLogger("tgfeed.jobs.delivery")
     log.addHandler(draining)
-    server = SmtpServer(stop_during_the_4th).start()
     try:
-        # The drain waits up to timeout + 5 s for the message on the wire: 10 s here.
-        app = make_app(app_factory, server, n=n, connections=1, timeout=5)
-        app.runtime.stopping = stopping
-        first = run(app, progress=lambda d, t: box.setdefault("loop", asyncio.get_running_loop()))
-        assert first.status == "incomplete", first
-        assert first.error and "service stopped" in first.error
-        assert rcpts == [f"user{i:04d}@example.vn" for i in range(4)]  # none after the 4th
-        assert (first.sent, first.pending, first.sent_now) == (4, n - 4, 4)
-        assert len(server.received) == 4  # the one on the wire was finished and recorded
-        app.runtime.stopping = None  # the next start (the event belonged to the last loop)
-        second = run(app)
+        with FaultyRelay(stop_during_the_4th) as relay:
+            # The drain waits up to timeout + 5 s for the message on the wire: 10 s here.
+            app = app_factory(relay.toml(connections=1, timeout=5), samples=True)
+            app.store.mail.bulk_add(
+                [(a, None, None) for a in everyone], now=app.now(), status="active", origin="test"
+            )
+            app.runtime.stopping = stopping
+            first = run(
+                app, progress=lambda d, t: box.setdefault("loop", asyncio.get_running_loop())
+            )
+            assert draining.seen.is_set()
+            assert first.status == "incomplete", first
+            assert first.error and "service stopped" in first.error
+            assert len(mails) == 4  # no message started after the 4th
+            assert (first.sent, first.pending, first.sent_now) == (4, n - 4, 4)
+            assert sorted(relay.copies()) == everyone[:4]  # the 4th was finished and recorded
+            app.runtime.stopping = None  # the next start (the event belonged to the last loop)
+            second = run(app)
     finally:
-        server.stop()
         log.removeHandler(draining)
     assert second.status == "sent", second
     assert second.sent_now == n - 4
-    assert_exactly_once(server, addresses(n))
+    copies = relay.copies()
+    assert sorted(copies) == everyone and all(len(c) == 1 for c in copies.values())
 
 
 def test_progress_counts_a_refused_recipient_as_done(app_factory: Callable[..., App]) -> None:
