@@ -14,10 +14,11 @@ import pytest
 
 from tgfeed.app import App
 from tgfeed.errors import StoreError
+from tgfeed.jobs.digest import DigestResult, send_digest
 
 from .smtp_faults import FaultyRelay, Moment
 from .smtp_server import SmtpServer, running_server
-from .test_mail_delivery import make_app, run
+from .test_mail_delivery import WEEK, make_app, run
 from .test_mail_delivery_ledger import RUN_LIMIT
 
 _smtp_server = pytest.fixture(name="smtp_server")(running_server)
@@ -60,7 +61,7 @@ class _Logged(logging.Handler):
 
 
 def test_stopping_mid_run_finishes_the_message_on_the_wire_and_starts_no_other(
-    app_factory: Callable[..., App],
+    app_factory: Callable[..., App], caplog: pytest.LogCaptureFixture
 ) -> None:
     """The service starts stopping (SIGTERM) while the 4th message is on the wire
     (the relay holds its RCPT until the delivery says it is stopping): that message
@@ -95,6 +96,7 @@ def test_stopping_mid_run_finishes_the_message_on_the_wire_and_starts_no_other(
                 app, progress=lambda d, t: box.setdefault("loop", asyncio.get_running_loop())
             )
             assert draining.seen.is_set()
+            assert "still on the wire" not in caplog.text  # the drain did not give up
             assert first.status == "incomplete", first
             assert first.error and "service stopped" in first.error
             assert len(mails) == 4  # no message started after the 4th
@@ -119,14 +121,21 @@ def test_progress_counts_a_refused_recipient_as_done(app_factory: Callable[..., 
         return "550 5.1.1 No such user" if address == "user0001@example.vn" else None
 
     seen: list[tuple[int, int]] = []
+
+    async def send_and_list_the_tasks_left(app: App) -> tuple[DigestResult, set[object]]:
+        result = await send_digest(app, week=WEEK, progress=lambda d, t: seen.append((d, t)))
+        return result, asyncio.all_tasks() - {asyncio.current_task()}
+
     server = SmtpServer(refuse_one).start()
     try:
         app = make_app(app_factory, server, n=n, connections=1)
-        result = run(app, progress=lambda done, total: seen.append((done, total)))
+        app.runtime.stopping = asyncio.Event()  # as under the service: never set here
+        result, left = asyncio.run(send_and_list_the_tasks_left(app))
     finally:
         server.stop()
     assert (result.sent, result.failed, result.pending) == (n - 1, 1, 0)
     assert seen == [(d, n) for d in range(n + 1)]
+    assert left == set()  # the run leaves no task behind in the service's loop
 
 
 def test_a_ledger_that_cannot_be_read_fails_the_run_with_the_store_error(
@@ -149,3 +158,51 @@ def test_a_ledger_that_cannot_be_read_fails_the_run_with_the_store_error(
     finally:
         conn.set_authorizer(None)
     assert smtp_server.received == []
+
+
+def test_an_unreachable_relay_stops_the_run_after_max_attempts_pauses(
+    app_factory: Callable[..., App],
+) -> None:
+    """Every session is dropped at connect: the first try, then one try after each
+    of the ``max_attempts`` pauses, then the run stops with everyone pending."""
+    with FaultyRelay(lambda m: "drop" if m.stage == "connect" else None) as relay:
+        app = app_factory(relay.toml(connections=1, max_attempts=2, retry_delay=0.01), samples=True)
+        app.store.mail.bulk_add(
+            [("user0000@example.vn", None, None)], now=app.now(), status="active", origin="test"
+        )
+        result = run(app)
+    assert result.status == "incomplete", result
+    assert result.error and "unreachable" in result.error
+    assert (result.sent, result.failed, result.pending) == (0, 0, 1)
+    assert relay.connections == 1 + 2
+
+
+def test_an_address_that_can_no_longer_be_sent_to_fails_alone(
+    app_factory: Callable[..., App], smtp_server: SmtpServer
+) -> None:
+    """A ledger row whose address became unusable (here: a header injection) is
+    failed with the reason, without a bounce; the others are sent."""
+    n = 4
+    app = make_app(app_factory, smtp_server, n=n, connections=1)
+    conn = app.store.db.conn
+
+    def spoil_one_row(done: int, total: int) -> None:
+        if done == 0:
+            conn.execute(
+                "UPDATE deliveries SET email = ? WHERE email = ?",
+                ("user0001@example.vn\r\nBcc: x@example.vn", "user0001@example.vn"),
+            )
+            conn.commit()
+
+    seen: list[int] = []
+    result = run(app, progress=lambda d, t: (spoil_one_row(d, t), seen.append(d)))
+    assert (result.sent, result.failed, result.pending) == (n - 1, 1, 0)
+    assert seen == list(range(n + 1))
+    record = app.store.mail.digest(WEEK)
+    assert record is not None
+    (row,) = [r for r in app.store.mail.deliveries(record.id) if r.status == "failed"]
+    assert row.last_error and "not an email address" in row.last_error
+    subscriber = app.store.mail.by_email("user0001@example.vn")
+    assert subscriber is not None and subscriber.status == "active"  # not a bounce
+    assert "user0001@example.vn" not in smtp_server.by_recipient()
+    assert len(smtp_server.received) == n - 1
