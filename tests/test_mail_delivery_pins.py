@@ -134,6 +134,7 @@ def test_progress_counts_a_refused_recipient_as_done(app_factory: Callable[..., 
     finally:
         server.stop()
     assert (result.sent, result.failed, result.pending) == (n - 1, 1, 0)
+    assert result.sent_now == n - 1  # the refused one is done, not sent
     assert seen == [(d, n) for d in range(n + 1)]
     assert left == set()  # the run leaves no task behind in the service's loop
 
