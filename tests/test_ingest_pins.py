@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -130,6 +131,7 @@ def test_a_run_that_cannot_be_recorded_keeps_its_stored_items(
     app: App, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The record is written after the items: its failure is logged, never raised."""
+    caplog.set_level(logging.WARNING, logger="tgfeed.jobs.ingest")
     app.store.db.conn.execute(
         "CREATE TRIGGER no_runs BEFORE INSERT ON ingest_runs "
         "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"

@@ -82,6 +82,7 @@ def test_stopping_mid_run_finishes_the_message_on_the_wire_and_starts_no_other(
             draining.seen.wait(RUN_LIMIT)
         return None
 
+    caplog.set_level(logging.WARNING, logger="tgfeed.jobs.delivery")  # whatever ran before
     log = logging.getLogger("tgfeed.jobs.delivery")
     log.addHandler(draining)
     try:
