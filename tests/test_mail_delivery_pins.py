@@ -208,3 +208,50 @@ def test_an_address_that_can_no_longer_be_sent_to_fails_alone(
     assert subscriber is not None and subscriber.status == "active"  # not a bounce
     assert "user0001@example.vn" not in smtp_server.by_recipient()
     assert len(smtp_server.received) == n - 1
+
+
+def test_progress_counts_a_recipient_who_left_during_the_run(
+    app_factory: Callable[..., App], smtp_server: SmtpServer
+) -> None:
+    n = 4
+    app = make_app(app_factory, smtp_server, n=n, connections=1)
+    leaver = app.store.mail.by_email("user0003@example.vn")
+    assert leaver is not None
+    seen: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append(done)
+        if done == 1:
+            app.store.mail.unsubscribe(leaver.id, now=app.now())
+
+    result = run(app, progress=progress)
+    assert (result.sent, result.skipped, result.pending) == (n - 1, 1, 0)
+    assert seen == list(range(n + 1))
+
+
+def test_after_a_success_an_outage_gets_max_attempts_pauses_again(
+    app_factory: Callable[..., App],
+) -> None:
+    """The first message gets through, then the relay goes away for good: the
+    connection it dropped, then one try after each of the ``max_attempts`` pauses."""
+    mails = 0
+
+    def away_after_one(m: Moment) -> str | None:
+        nonlocal mails
+        if m.stage == "mail":
+            mails += 1
+            return "drop" if mails > 1 else None
+        return "drop" if m.stage == "connect" and m.connection > 1 else None
+
+    with FaultyRelay(away_after_one) as relay:
+        app = app_factory(relay.toml(connections=1, max_attempts=2, retry_delay=0.01), samples=True)
+        app.store.mail.bulk_add(
+            [(f"user{i:04d}@example.vn", None, None) for i in range(2)],
+            now=app.now(),
+            status="active",
+            origin="test",
+        )
+        result = run(app)
+    assert result.status == "incomplete", result
+    assert (result.sent, result.pending) == (1, 1)
+    assert relay.connections == 1 + 2
