@@ -92,6 +92,12 @@ def _preload() -> None:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout
     for name in out.split():
+        # Not the private ones (``_asyncio``, ``_pytest`` …): their public module imports
+        # them. Imported first, ``_asyncio`` loads a second copy of itself on Python 3.11
+        # (asyncio imports it back while it initialises), and then asyncio.current_task()
+        # is None in every task, so asyncio.timeout() raises "should be used inside a task".
+        if name.startswith("_"):
+            continue
         try:
             importlib.import_module(name)
         except Exception:
@@ -99,12 +105,34 @@ def _preload() -> None:
 
 
 def _pytest_args(tests: list[str]) -> list[str]:
-    args = ["-x", "-q", "--no-header", "-p", "no:cacheprovider", "-W", "ignore"]
+    # -n 0: one process (the suite's addopts ask for two xdist workers)
+    args = ["-x", "-q", "--no-header", "-p", "no:cacheprovider", "-W", "ignore", "-n", "0"]
     args += ["--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml")]
     return args + [str(ROOT / t) for t in tests]
 
 
-def _start(work: Path, tests: list[str]) -> int:
+class _PerTest:
+    """A pytest plugin: a test (setup, call, teardown) that runs longer than
+    ``seconds`` fails with TimeoutError (SIGALRM in the main thread). A mutant that
+    loses an event makes a test wait for ever; this ends it in seconds, not at the
+    whole run's timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    @staticmethod
+    def _alarm(signum: int, frame: object) -> None:
+        raise TimeoutError("the test ran past bench.mutation's test_timeout")
+
+    def pytest_runtest_logstart(self, nodeid: str, location: object) -> None:
+        signal.signal(signal.SIGALRM, self._alarm)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: object) -> None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _start(work: Path, tests: list[str], test_timeout: float | None = None) -> int:
     """Fork a child that runs the tests against ``work/src``; its pid."""
     pid = os.fork()
     if pid:
@@ -122,7 +150,8 @@ def _start(work: Path, tests: list[str]) -> int:
             os.dup2(null, 2)
         import pytest
 
-        code = int(pytest.main(_pytest_args(tests)))
+        plugins = [_PerTest(test_timeout)] if test_timeout else []
+        code = int(pytest.main(_pytest_args(tests), plugins=plugins))
     except BaseException:
         code = 99
     os._exit(code)
@@ -145,9 +174,11 @@ def _wait(pid: int, timeout: float) -> str:
         time.sleep(0.02)
 
 
-def _run_tests(work: Path, tests: list[str], timeout: float) -> tuple[str, float]:
+def _run_tests(
+    work: Path, tests: list[str], timeout: float, test_timeout: float | None = None
+) -> tuple[str, float]:
     start = time.monotonic()
-    outcome = _wait(_start(work, tests), timeout)
+    outcome = _wait(_start(work, tests, test_timeout), timeout)
     return outcome, time.monotonic() - start
 
 
@@ -170,7 +201,8 @@ def run_module(
     works = [_workspace() for _ in range(max(1, jobs))]
     results: list[Result] = []
     try:
-        outcome, base = _run_tests(works[0], spec["tests"], timeout=600)
+        per_test = spec.get("test_timeout")
+        outcome, base = _run_tests(works[0], spec["tests"], 600, per_test)
         if outcome != "survived":
             raise SystemExit(f"{name}: the tests fail on the unmutated code")
         timeout = max(30.0, 4 * base)
@@ -186,13 +218,15 @@ def run_module(
                     diff = difflib.unified_diff(plain, mutated.splitlines(), lineterm="", n=1)
                     print("\n".join(diff))
                 (work / "src" / rel).write_text(mutated, encoding="utf-8")
-                running[_start(work, spec["tests"])] = (m, work, time.monotonic())
+                running[_start(work, spec["tests"], per_test)] = (m, work, time.monotonic())
             pid, (m, work, began) = next(iter(running.items()))
             outcome = _wait(pid, timeout - (time.monotonic() - began))
             del running[pid]
             (work / "src" / rel).write_text(source, encoding="utf-8")
             free.append(work)
             results.append(Result(m, outcome, time.monotonic() - began))
+            if outcome == "survived" and m.id not in equivalent:  # as it happens
+                print(f"  survived {m.id} line {m.line} {m.where} {m.op}", flush=True)
             if len(results) % 20 == 0:
                 print(f"  {len(results)}/{len(todo)}", flush=True)
     finally:
