@@ -142,6 +142,7 @@ def test_a_sender_that_lost_its_lease_stops(
     assert taken and taken[0] is not None  # the other process got the week
     assert result.status == "incomplete", result
     assert result.error and "lease" in result.error
+    assert "other-host:1" in result.error  # the operator is told who has the week now
     assert len(server.received) == 3 and result.sent == 3  # nothing sent after losing it
     assert app.store.jobs.lease_holder(digest_lease(WEEK), clock()) == "other-host:1"
 

@@ -206,6 +206,7 @@ def test_an_address_that_can_no_longer_be_sent_to_fails_alone(
     assert row.last_error and "not an email address" in row.last_error
     subscriber = app.store.mail.by_email("user0001@example.vn")
     assert subscriber is not None and subscriber.status == "active"  # not a bounce
+    assert subscriber.bounce_count == 0 and row.attempts == 0  # nor counted toward one
     assert "user0001@example.vn" not in smtp_server.by_recipient()
     assert len(smtp_server.received) == n - 1
 
@@ -255,3 +256,17 @@ def test_after_a_success_an_outage_gets_max_attempts_pauses_again(
     assert result.status == "incomplete", result
     assert (result.sent, result.pending) == (1, 1)
     assert relay.connections == 1 + 2
+
+
+def test_a_send_longer_than_one_ledger_batch_reaches_everyone_once(
+    app_factory: Callable[..., App], smtp_server: SmtpServer
+) -> None:
+    """The ledger is read 500 rows at a time and the feeder waits for the queue to
+    drain before reading on: with one connection, 540 recipients take two batches
+    and the second wait really waits (a feeder that spun would hang the run)."""
+    n = 540
+    app = make_app(app_factory, smtp_server, n=n, connections=1)
+    result = run(app)
+    assert (result.status, result.sent_now, result.sent, result.pending) == ("sent", n, n, 0)
+    ids = smtp_server.message_ids()
+    assert len(ids) == n and len(set(ids)) == n
