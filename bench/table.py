@@ -9,7 +9,8 @@ from typing import Any
 from bench.pairs import fmt_ratio, spread
 
 TARGET_RSS_MB = 300
-BASELINE = re.compile(r"(^|\.)(raw|bare|plain)(\.|_)")
+# A baseline's keys: its own step (raw, bare, plain) or the B side of an A/B pair (b_rss_mb).
+BASELINE = re.compile(r"(^|\.)(raw|bare|plain)(\.|_)|(^|\.)b_rss")
 
 
 # measure, tgfeed, baseline, ratio, target (met/MISSED), peak RSS tgfeed, peak RSS baseline
