@@ -79,6 +79,19 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[s
     return out, report["code"], set(report["modules"])
 
 
+def python(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in a fresh process on the code under test."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def heavy(modules: set[str]) -> list[str]:
     return sorted(m for m in modules if m in HEAVY or m.split(".")[0] in HEAVY)
 
@@ -180,29 +193,13 @@ def test_a_group_is_whole_whichever_of_its_modules_loaded_first(tmp_path: Path) 
     """`tgfeed demo` imports the digest's module, not ``digest_admin``: `digest
     resend` must still be found."""
     code = "import tgfeed.cli.digest\nfrom tgfeed.cli import main\nmain(['digest', 'resend', '-h'])"
-    r = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-        check=False,
-    )
+    r = python("-c", code, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "Usage: tgfeed digest resend" in r.stdout
 
 
 def test_unknown_command_is_one_line_without_loading_any(tmp_path: Path) -> None:
-    r = subprocess.run(
-        [sys.executable, "-m", "tgfeed", "biuld"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-        check=False,
-    )
+    r = python("-m", "tgfeed", "biuld", cwd=tmp_path)
     assert r.returncode == 1
     assert r.stderr.splitlines() == [
         "error: No such command 'biuld'.",
@@ -223,29 +220,13 @@ def test_completion_of_command_names_imports_no_command(tmp_path: Path) -> None:
 
 def test_check_runs_the_digest_checks_in_a_fresh_process(tmp_path: Path) -> None:
     config = write_config(tmp_path)
-    r = subprocess.run(
-        [sys.executable, "-m", "tgfeed", "--config", str(config), "check"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-        check=False,
-    )
+    r = python("-m", "tgfeed", "--config", str(config), "check", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "\n  digest: on; sections " in r.stdout
 
 
 def test_demo_runs_every_step_in_a_fresh_process(tmp_path: Path) -> None:
-    r = subprocess.run(
-        [sys.executable, "-m", "tgfeed", "demo", "--no-serve", "--dir", "d"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=300,
-        check=False,
-    )
+    r = python("-m", "tgfeed", "demo", "--no-serve", "--dir", "d", cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "d" / "public" / "feeds" / "all.rss").is_file()
     assert list((tmp_path / "d" / "outbox" / "new").iterdir())
