@@ -239,13 +239,22 @@ def _safe_html(fragment: str, base: str, images: Images = "keep") -> str:
     return sanitize_html(fragment, base, images)
 
 
+def _stored_html(fragment: str, base: str, images: Images) -> str:
+    """The store's HTML as a feed shows it. It is in the form ingest's sanitiser wrote
+    (the one guard; ``upgrade_text`` brings older stores to it at open), so it is used
+    as it is — unless the feed's image policy has ``<img>`` elements to drop."""
+    if images == "keep" or "<img" not in fragment:
+        return fragment
+    return _safe_html(fragment, base, images)
+
+
 def entry_updated(a: Article, opts: Options) -> datetime:
     """The ``updated`` of ``a``'s entry (local time, never before it was published)."""
     published = local(a.published_at, opts.tz)
     return max(published, local(a.updated_at or a.published_at, opts.tz))
 
 
-def _entry(a: Article, opts: Options) -> Entry:
+def _entry(a: Article, opts: Options, stored: bool = False) -> Entry:
     url = _http_url(a.url, opts.site_url)
     published = local(a.published_at, opts.tz)
     updated = entry_updated(a, opts)
@@ -257,7 +266,8 @@ def _entry(a: Article, opts: Options) -> Entry:
     )
     content = None
     if opts.content == "full":
-        content = _safe_html(a.body_html, url, opts.images) if a.body_html else None
+        html = _stored_html if stored else _safe_html
+        content = html(a.body_html, url, opts.images) if a.body_html else None
         if not content and a.body_text:
             content = paragraphs_html([clean_line(x) for x in clean(a.body_text).split("\n")])
     author = clean_line(a.author) if a.author else None
@@ -274,8 +284,10 @@ def _entry(a: Article, opts: Options) -> Entry:
     )
 
 
-def prepare(items: Sequence[Article], opts: Options) -> list[Entry]:
-    return [_entry(a, opts) for a in items]
+def prepare(items: Sequence[Article], opts: Options, *, stored: bool = False) -> list[Entry]:
+    """The items as entries. ``stored``: they were read from the store, whose HTML is
+    already sanitised (not sanitised again); any other article's HTML is."""
+    return [_entry(a, opts, stored) for a in items]
 
 
 def fingerprint(

@@ -339,7 +339,9 @@ class Publisher:
         if old is not None and old.fingerprint == fp:
             self.cache.put(path, version, old)
             return old
-        body = render(fmt, channel, items, opts, newest_first=newest_first, cache=self.entries)
+        body = render(
+            fmt, channel, items, opts, newest_first=newest_first, cache=self.entries, stored=True
+        )
         if search:
             # Search feeds are not persisted (any query): in memory, never backwards.
             same = old is not None and old.etag == f'"{content_digest(body)}"'

@@ -341,9 +341,12 @@ def render(
     *,
     newest_first: bool = True,
     cache: EntryCache | None = None,
+    stored: bool = False,
 ) -> bytes:
     """One feed in one format (``rss``, ``atom`` or ``json``)."""
-    return render_many((fmt,), channel, items, opts, newest_first=newest_first, cache=cache)[fmt]
+    return render_many(
+        (fmt,), channel, items, opts, newest_first=newest_first, cache=cache, stored=stored
+    )[fmt]
 
 
 def render_many(
@@ -354,10 +357,13 @@ def render_many(
     *,
     newest_first: bool = True,
     cache: EntryCache | None = None,
+    stored: bool = False,
 ) -> dict[str, bytes]:
     """Several formats of one feed, preparing (cleaning) the items once. With
     ``cache``: each entry comes from it or is rendered once and kept there; the
-    feed is its channel plus the entries — the same bytes either way."""
+    feed is its channel plus the entries — the same bytes either way. ``stored``:
+    the items were read from the store, their HTML sanitised at ingest already
+    (``entries.prepare``)."""
     formats = list(formats)
     unknown = [f for f in formats if f not in ("rss", "atom", "json")]
     if unknown:
@@ -365,8 +371,8 @@ def render_many(
     chosen = select(items, opts.items, newest_first=newest_first)
     try:
         if cache is not None:
-            return _cached(formats, channel, chosen, opts, cache)
-        entries = prepare(chosen, opts)
+            return _cached(formats, channel, chosen, opts, cache, stored)
+        entries = prepare(chosen, opts, stored=stored)
         out = _xml(formats, channel, entries, opts)
         if "json" in formats:
             out["json"] = _json(channel, entries, opts)
@@ -381,11 +387,12 @@ def _cached(
     chosen: Sequence[Article],
     opts: Options,
     cache: EntryCache,
+    stored: bool,
 ) -> dict[str, bytes]:
     keys = [entry_key(a, opts) for a in chosen]
     found = cache.get_many(f"{fmt}:{k}" for k in keys for fmt in formats)
     need = [i for i, k in enumerate(keys) if any(f"{fmt}:{k}" not in found for fmt in formats)]
-    made = entry_bytes(formats, prepare([chosen[i] for i in need], opts), opts)
+    made = entry_bytes(formats, prepare([chosen[i] for i in need], opts, stored=stored), opts)
     for fmt in formats:
         for i, body in zip(need, made[fmt], strict=True):
             found[f"{fmt}:{keys[i]}"] = body

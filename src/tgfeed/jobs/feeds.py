@@ -253,7 +253,7 @@ def _feeds(
             fps[spec.key] = fp
             continue
         try:
-            bodies = render_many(FORMATS, channel, pub.items(spec), opts, cache=cache)
+            bodies = render_many(FORMATS, channel, pub.items(spec), opts, cache=cache, stored=True)
         except RenderError as exc:
             log.warning("feed %s: %s", spec.key, exc.message)
             d.failures.extend((rel, exc.message) for rel in rels)
