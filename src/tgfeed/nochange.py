@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -123,6 +122,8 @@ def tree_key(root: str | None) -> str | None:
 def store_state(path: str) -> tuple[int, str] | None:
     """The store's articles version (as ``ArticlesRepo.version`` reads it) and a hash
     of the migrations applied to it, read only; None if it cannot be read."""
+    import sqlite3  # not for `tgfeed --help`
+
     uri = Path(path).as_uri() + "?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=1.0)

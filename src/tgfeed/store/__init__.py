@@ -1,4 +1,5 @@
-"""The SQLite store: the only package that imports sqlite-utils (and sqlite3).
+"""The SQLite store: the only package that imports sqlite-utils (and sqlite3, besides
+``nochange``, which reads the articles version read-only before a `tgfeed build`).
 
 ``open_store()`` applies every migration set once, at open, on one connection,
 and returns one ``Store`` whose repositories share that connection and its one
