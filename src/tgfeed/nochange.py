@@ -88,21 +88,23 @@ def config_source(raw: bytes, source: Path | None, base: Path) -> dict[str, str 
     return {"path": str(source) if source else None, "digest": _digest(raw), "base": str(base)}
 
 
-def _files(root: Path) -> list[Path]:
-    out: list[Path] = []
+def _files(root: str) -> list[str]:
+    out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-        out += [Path(dirpath, f) for f in sorted(filenames) if not f.endswith((".pyc", ".pyo"))]
+        out += [
+            os.path.join(dirpath, f) for f in sorted(filenames) if not f.endswith((".pyc", ".pyo"))
+        ]
     return out
 
 
 def code_key() -> str:
     """tgfeed's own files and packaged templates: name, size and mtime of each."""
     h = hashlib.blake2b(digest_size=16)
-    roots = [Path(__file__).resolve().parent, package_templates()]
+    roots = [os.path.dirname(os.path.realpath(__file__)), str(package_templates())]
     for root in dict.fromkeys(roots):
         for path in _files(root):
-            st = path.stat()
+            st = os.stat(path)
             h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
@@ -112,10 +114,10 @@ def tree_key(root: str | None) -> str | None:
     if root is None:
         return None
     h = hashlib.blake2b(digest_size=16)
-    base = Path(root)
-    for path in _files(base):
-        h.update(str(path.relative_to(base)).encode("utf-8", "surrogateescape") + b"\0")
-        h.update(_digest(path.read_bytes()).encode("ascii"))
+    for path in _files(root):
+        h.update(os.path.relpath(path, root).encode("utf-8", "surrogateescape") + b"\0")
+        with open(path, "rb") as f:
+            h.update(_digest(f.read()).encode("ascii"))
     return h.hexdigest()
 
 
@@ -244,27 +246,29 @@ def _in_window(rec: dict[str, Any], now: datetime) -> bool:
 
 
 def _intact(root: Path, files: dict[str, Any], rec: dict[str, Any]) -> bool:
-    """Every file as the build left it, no feed it did not write, no temp file."""
+    """Every file as the build left it, no feed it did not write, no temp file.
+    (Strings, not Paths: a thousand files and more.)"""
     suffixes = tuple(rec.get("suffixes", ()))
     if not files or not suffixes:
         return False
+    base = str(root) + os.sep
     for rel, entry in files.items():
         try:
-            st = os.stat(root / rel, follow_symlinks=False)
+            st = os.stat(base + rel, follow_symlinks=False)
         except OSError:
             return False
         if [st.st_size, st.st_mtime_ns] != entry[:2]:
             return False
-    todo = [root]
+    todo = [str(root)]
     while todo:
         with os.scandir(todo.pop()) as it:
             for e in it:
                 if e.is_symlink() or (e.name.startswith(".") and e.name.endswith(".tmp")):
                     return False  # a symlink, or a killed or running build's temp file
                 if e.is_dir():
-                    todo.append(Path(e.path))
+                    todo.append(e.path)
                     continue
-                rel = Path(e.path).relative_to(root).as_posix()
+                rel = e.path[len(base) :].replace(os.sep, "/")
                 stray = rel.startswith("feeds/") and e.name.endswith(suffixes)
                 if stray and not e.name.startswith(".") and rel not in files:
                     return False
