@@ -328,3 +328,29 @@ def test_another_store_at_the_same_path(site: Site) -> None:
     assert site.line() is None
     shutil.rmtree(site.public)
     assert site.line() is None
+
+
+def test_opening_the_store_imports_neither_numpy_nor_pandas(tmp_path: Path) -> None:
+    """sqlite-utils would import them when installed (``store.lib`` hides them)."""
+    pytest.importorskip("numpy")
+    config = write(tmp_path)
+    code = (
+        "import sys\nfrom tgfeed.cli import main\n"
+        f"try:\n    main(['--config', {str(config)!r}, 'import', '-q', {str(SAMPLES)!r}])\n"
+        "except SystemExit as e:\n    assert e.code == 0\n"
+        "assert 'sqlite_utils' in sys.modules\n"
+        "print(sorted(m for m in ('numpy', 'pandas') if m in sys.modules))\n"
+        "import numpy\nprint(numpy.__name__)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": SRC}
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[-2:] == ["[]", "numpy"]  # and importable afterwards

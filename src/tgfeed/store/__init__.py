@@ -25,8 +25,6 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import sqlite_utils
-
 from . import articles_schema, feedstate, inbox, jobs, mail, sources, users
 from .articles import ArticlesRepo, content_hash
 from .db import Db, apply, connect
@@ -34,6 +32,7 @@ from .feedstate import FeedsRepo
 from .inbox import InboxRepo
 from .jobs import JobsRepo
 from .leases import SCHEDULER_LEASE, LeaseGrant, digest_lease
+from .lib import sqlite_utils
 from .mail import MailRepo
 from .sources import SourcesRepo
 from .subscribers import email_key
