@@ -5,9 +5,9 @@ would change nothing (``nochange``)."""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
-from ..nochange import fast_build
 from ..private import apply_umask
 
 if TYPE_CHECKING:
@@ -18,8 +18,12 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point (click's standalone mode: usage errors, Ctrl-C and exit codes are
     click's; a TgfeedError is one line plus its hint, exit 1, see ``base``)."""
     apply_umask()  # everything tgfeed creates is private unless made public on purpose
-    if fast_build(argv):
-        raise SystemExit(0)
+    args = sys.argv[1:] if argv is None else argv
+    if "build" in args:
+        from ..nochange import fast_build
+
+        if fast_build(args):
+            raise SystemExit(0)
     from .base import cli
 
     cli.main(args=argv, prog_name="tgfeed")
