@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .defaults import DEFAULT_FILE, DEFAULT_OUTPUT_DIR, ENV_VAR, package_templates
+from .defaults import DEFAULT_FILE, DEFAULT_OUTPUT_DIR, DEFAULT_STORE, ENV_VAR, package_templates
 
 MANIFEST = ".tgfeed-build.json"
 MANIFEST_FORMAT = 1
@@ -82,10 +82,16 @@ def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def config_source(raw: bytes, source: Path | None, base: Path) -> dict[str, str | None]:
-    """Which config a build ran with: its file (None: the defaults), a hash of the
-    file's bytes and the folder its relative paths are resolved against."""
-    return {"path": str(source) if source else None, "digest": _digest(raw), "base": str(base)}
+def config_source(raw: bytes, source: Path | None, base: Path) -> str:
+    """Which config a build ran with: its file (None: the defaults), its bytes and
+    the folder its relative paths are resolved against — as a hash."""
+    return _digest(json.dumps([str(source) if source else None, str(base), _digest(raw)]).encode())
+
+
+def paths_key(output_dir: Path, store: Path, templates_dir: Path | None) -> str:
+    """The folders and the store a build used (a hash: the manifest may be public)."""
+    names = [str(output_dir), str(store), str(templates_dir) if templates_dir else None]
+    return _digest(json.dumps(names).encode("utf-8", "surrogateescape"))
 
 
 def _files(root: str) -> list[str]:
@@ -109,11 +115,12 @@ def code_key() -> str:
     return h.hexdigest()
 
 
-def tree_key(root: str | None) -> str | None:
-    """The bytes of every file under ``root`` (the administrator's templates)."""
-    if root is None:
+def tree_key(folder: Path | None) -> str | None:
+    """The bytes of every file under ``folder`` (the administrator's templates)."""
+    if folder is None:
         return None
     h = hashlib.blake2b(digest_size=16)
+    root = str(folder)
     for path in _files(root):
         h.update(os.path.relpath(path, root).encode("utf-8", "surrogateescape") + b"\0")
         with open(path, "rb") as f:
@@ -121,12 +128,12 @@ def tree_key(root: str | None) -> str | None:
     return h.hexdigest()
 
 
-def store_state(path: str) -> tuple[int, str] | None:
+def store_state(path: Path) -> tuple[int, str] | None:
     """The store's articles version (as ``ArticlesRepo.version`` reads it) and a hash
     of the migrations applied to it, read only; None if it cannot be read."""
     import sqlite3  # not for `tgfeed --help`
 
-    uri = Path(path).as_uri() + "?mode=ro"
+    uri = path.as_uri() + "?mode=ro"
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=1.0)
     except sqlite3.Error:
@@ -156,7 +163,7 @@ def expiry(retracted: Sequence[datetime], days: int) -> datetime | None:
 
 def record(
     *,
-    config: dict[str, str | None],
+    config: str,
     output_dir: Path,
     store: Path,
     version: int,
@@ -168,18 +175,16 @@ def record(
 ) -> dict[str, Any] | None:
     """The manifest's ``fast`` record of a build that ran with ``config``
     (``config_source``) on the store at ``store``, version ``version``, from
-    ``start``; None when the store no longer is at that version."""
-    state = store_state(str(store))
+    ``start``; None when the store no longer is at that version. It holds hashes,
+    the version and two instants, no path: the output folder may be served whole."""
+    state = store_state(store)
     if state is None or state[0] != version:
         return None  # it changed during the build: the next build looks again
-    tdir = str(templates_dir) if templates_dir is not None else None
     return {
         "config": config,
-        "output_dir": str(output_dir),
+        "paths": paths_key(output_dir, store, templates_dir),
         "code": code_key(),
-        "templates_dir": tdir,
-        "templates": tree_key(tdir),
-        "store": str(store),
+        "templates": tree_key(templates_dir),
         "version": version,
         "migrations": state[1],
         "from": when(start),
@@ -223,15 +228,27 @@ def _config(path: Path | None, cwd: Path) -> tuple[bytes, Path | None, Path] | N
         return None
 
 
-def _output_dir(raw: bytes, base: Path) -> Path | None:
+def _located(raw: bytes, base: Path) -> tuple[Path, Path, Path | None] | None:
+    """(output folder, store, templates folder) as the config names them, resolved
+    like ``Config.resolve``; None when one of them is not a string."""
     try:
-        feeds = tomllib.loads(raw.decode("utf-8")).get("feeds", {})
+        data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
-    out = feeds.get("output_dir", str(DEFAULT_OUTPUT_DIR)) if isinstance(feeds, dict) else None
-    if not isinstance(out, str):
+    feeds, store = data.get("feeds", {}), data.get("store", {})
+    if not isinstance(feeds, dict) or not isinstance(store, dict):
         return None
-    return Path(out) if Path(out).is_absolute() else base / out
+    named = [
+        feeds.get("output_dir", str(DEFAULT_OUTPUT_DIR)),
+        store.get("path", str(DEFAULT_STORE)),
+    ]
+    templates = data.get("templates_dir")
+    if templates is not None:
+        named.append(templates)
+    if not all(isinstance(v, str) for v in named):
+        return None
+    paths = [Path(v) if Path(v).is_absolute() else base / v for v in named]
+    return paths[0], paths[1], paths[2] if templates is not None else None
 
 
 def _in_window(rec: dict[str, Any], now: datetime) -> bool:
@@ -283,9 +300,10 @@ def unchanged_line(
     parsed = _parse(argv)
     here = cwd or Path.cwd()
     loaded = _config(parsed[0], here) if parsed else None
-    root = _output_dir(loaded[0], loaded[2]) if loaded else None
-    if loaded is None or root is None:
+    located = _located(loaded[0], loaded[2]) if loaded else None
+    if loaded is None or located is None:
         return None
+    root, store, templates = located
     manifest = load_manifest(root)
     rec = manifest.get(FAST)
     if not isinstance(rec, dict) or manifest.get("version") is None:
@@ -294,11 +312,11 @@ def unchanged_line(
     try:
         same = (
             rec["config"] == config_source(*loaded)
-            and rec["output_dir"] == str(root)
+            and rec["paths"] == paths_key(root, store, templates)
             and rec["version"] == manifest["version"]
             and rec["code"] == code_key()
-            and rec["templates"] == tree_key(rec["templates_dir"])
-            and store_state(rec["store"]) == (rec["version"], rec["migrations"])
+            and rec["templates"] == tree_key(templates)
+            and store_state(store) == (rec["version"], rec["migrations"])
             and _in_window(rec, now or datetime.now(UTC))
             and isinstance(files, dict)
             and _intact(root, files, rec)
