@@ -119,6 +119,9 @@ def step_feeds(ctx: Ctx) -> dict[str, Any]:
     out = pairs(build, lambda: run_child("plain_feedgen", str(ctx.db)), ctx.pairs, say=say)
     out["again_cpu"] = spread([r["again_cpu"] for r in out["a"]])
     out["one_cpu"] = spread([r["one_cpu"] for r in out["a"]])
+    if all("service_cold_cpu" in r for r in out["a"]):
+        out["service_cold_cpu"] = spread([r["service_cold_cpu"] for r in out["a"]])
+    # A share of the one-shot cold build (A of the pair, what `tgfeed build` does).
     out["one_share"] = spread([r["one_cpu"] / r["cpu"] for r in out["a"]])
     out["feeds"] = out["a"][0]["feeds"]
     out["gz_files"] = out["a"][-1].get("gz_files", 0)

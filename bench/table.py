@@ -96,7 +96,16 @@ def _rows_feeds(n: int, res: dict[str, Any]) -> list[Row]:
             "",
         ),
         (
-            "  build after 1 new article CPU",
+            "  the service's first build CPU (entry cache)",
+            _spread_s(f["service_cold_cpu"]) if "service_cold_cpu" in f else "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ),
+        (
+            "  then a build after 1 new article CPU",
             _spread_s(f["one_cpu"], "ms", 1000, 0),
             "",
             f"{100 * share['median']:.1f} % of cold",

@@ -96,6 +96,7 @@ class StaticDir:
         gzip: tuple[str, ...] = (),
     ) -> None:
         self.root = root
+        self._root_s = str(root)
         self.gzip = gzip  # files ending so get a .gz sibling
         self.dry_run = dry_run
         self.manifest_name = manifest
@@ -155,21 +156,28 @@ class StaticDir:
         if entry is None:
             return False
         try:
-            st = (self.root / rel).stat()
+            st = os.stat(os.path.join(self._root_s, rel))  # no Path: called per file
         except OSError:
             return False
         return [st.st_size, st.st_mtime_ns] == entry[:2]
 
     def existing(self, under: str, suffixes: tuple[str, ...]) -> set[str]:
         """Files (relative paths) under ``under`` ending in one of ``suffixes``."""
-        base = self.root / under
-        if not base.is_dir():
-            return set()
-        return {
-            p.relative_to(self.root).as_posix()
-            for p in base.rglob("*")
-            if p.name.endswith(suffixes) and not p.name.startswith(".") and p.is_file()
-        }
+        found: set[str] = set()
+        todo = [under]
+        while todo:
+            rel_dir = todo.pop()
+            try:
+                entries = list(os.scandir(os.path.join(self._root_s, rel_dir)))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for e in entries:
+                rel = f"{rel_dir}/{e.name}"
+                if e.is_dir(follow_symlinks=False):
+                    todo.append(rel)
+                elif e.name.endswith(suffixes) and not e.name.startswith(".") and e.is_file():
+                    found.add(rel)
+        return found
 
     # -- writing -------------------------------------------------------------
 
@@ -328,9 +336,9 @@ class StaticDir:
             "files": {rel: v for rel, v in sorted(self.files.items()) if rel not in failed},
         }
         try:
-            atomic_write(
-                self.root / self.manifest_name, json.dumps(manifest, indent=1).encode("utf-8")
-            )
+            # Compact: the C encoder (an indented dump runs the pure-Python one).
+            text = json.dumps(manifest, separators=(",", ":"))
+            atomic_write(self.root / self.manifest_name, text.encode("utf-8"))
         except OSError as exc:
             self.failures.append((self.manifest_name, f"cannot write: {exc.strerror}"))
         fsync_dir(self.root)

@@ -80,15 +80,23 @@ def import_groups(
     A parent with articles of its own (``counts``: articles per slug path, its
     descendants' included) is kept too: the only overlap, and only then."""
     specs = [s for s in specs if s.depth >= 1]
-
-    def below(spec: FeedSpec) -> list[FeedSpec]:
-        return [s for s in specs if s.key.startswith(spec.key + "/")]
+    by_key = {s.key: s for s in specs}
+    kids: dict[str, list[FeedSpec]] = {}  # the feeds one level below a feed
+    has_below: set[str] = set()  # feeds with any feed below them
+    for s in specs:
+        parts = s.key.split("/")
+        for i in range(1, len(parts)):
+            above = by_key.get("/".join(parts[:i]))
+            if above is not None:
+                has_below.add(above.key)
+                if s.depth == above.depth + 1:
+                    kids.setdefault(above.key, []).append(s)
 
     def wanted(spec: FeedSpec) -> bool:
-        kids = [s for s in below(spec) if s.depth == spec.depth + 1]
-        if not kids:
-            return not below(spec)
-        return counts.get(spec.key, 0) > sum(counts.get(s.key, 0) for s in kids)
+        children = kids.get(spec.key, [])
+        if not children:
+            return spec.key not in has_below
+        return counts.get(spec.key, 0) > sum(counts.get(s.key, 0) for s in children)
 
     groups: dict[str, list[FeedSpec]] = {}
     names: dict[str, str] = {}

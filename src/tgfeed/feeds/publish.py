@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
-from ..model import Article
+from ..model import Article, Tombstone
 from ..staticdir import content_digest
 from ..store import FeedsRepo
 from ..templating import render as render_template
@@ -54,6 +54,7 @@ class Publisher:
         self.cache = cache if cache is not None else FeedCache()  # an empty cache is falsy
         self._listing: tuple[int, list[Listed]] | None = None
         self._version: tuple[int, int, float] | None = None  # (version, local writes, when)
+        self._tombs: tuple[int, datetime, list[Tombstone]] | None = None
         self.state: FeedsRepo = app.store.feeds
         self.entries = EntryCache()  # each entry rendered once, for every feed
 
@@ -101,15 +102,28 @@ class Publisher:
 
     def deleted(self, spec: FeedSpec) -> tuple[Deleted, ...]:
         """The tombstones a feed carries: articles of its category (or below) retracted
-        within ``[feeds] tombstone_days``."""
+        within ``[feeds] tombstone_days``. The store is asked once per store version
+        (every feed's channel needs them), not once per feed."""
         days = self.config.feeds.tombstone_days
         if days <= 0:
             return ()
         since = self.app.now() - timedelta(days=days)
+        cat = spec.category
         return tuple(
             Deleted(ref=t.article_id, when=t.retracted_at, url=t.url, reason=t.reason)
-            for t in self.state.tombstones(spec.category, since)
+            for t in self._tombstones(since)
+            if t.retracted_at >= since
+            and (cat is None or t.category == cat or t.category.startswith(cat + "/"))
         )
+
+    def _tombstones(self, since: datetime) -> list[Tombstone]:
+        """Every live tombstone retracted at or after ``since``, newest first; a list
+        read for an earlier ``since`` at the same store version serves as well."""
+        version = self.version()
+        seen = self._tombs
+        if seen is None or seen[0] != version or since < seen[1]:
+            seen = self._tombs = (version, since, self.state.tombstones(None, since))
+        return seen[2]
 
     # -- channels ------------------------------------------------------------
 

@@ -281,27 +281,26 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
 
     def latest_keys(self, category: str | None = None, limit: int = 50) -> list[ArticleKey]:
         """The keys of what ``latest`` returns, in the same order, without reading any
-        article's text: enough to tell whether a feed changed (a few µs per article)."""
+        article's text: enough to tell whether a feed changed (a few µs per article).
+        Read as tuples (a build asks this of every feed)."""
         if category is None:
-            rows = self._db.rows(
+            sql = (
                 "SELECT id, content_hash, published_at, updated_at FROM articles "
-                "WHERE deleted_at IS NULL ORDER BY published_at DESC, id DESC LIMIT ?",
-                (limit,),
+                "WHERE deleted_at IS NULL ORDER BY published_at DESC, id DESC LIMIT ?"
             )
+            args: tuple[Any, ...] = (limit,)
         else:
             cat = self.category(category)
             if cat is None:
                 return []
-            rows = self._db.rows(
-                "SELECT ac.article_id AS id, a.content_hash, ac.published_at, a.updated_at "
+            sql = (
+                "SELECT ac.article_id, a.content_hash, ac.published_at, a.updated_at "
                 "FROM article_categories ac JOIN articles a ON a.rowid = ac.article_rowid "
                 "WHERE ac.category_id = ? "
-                "ORDER BY ac.published_at DESC, ac.article_id DESC LIMIT ?",
-                (cat.id, limit),
+                "ORDER BY ac.published_at DESC, ac.article_id DESC LIMIT ?"
             )
-        return [
-            ArticleKey(r["id"], r["content_hash"], r["published_at"], r["updated_at"]) for r in rows
-        ]
+            args = (cat.id, limit)
+        return [ArticleKey(*r) for r in self._db.conn.execute(sql, args).fetchall()]
 
     def between(self, start: datetime, end: datetime) -> list[Article]:
         """Articles published in [start, end), newest first."""
