@@ -350,8 +350,7 @@ class StaticDir:
             return
         manifest = {**self.manifest, **meta, "format": MANIFEST_FORMAT}
         try:
-            atomic_write(
-                self.root / self.manifest_name, json.dumps(manifest, indent=1).encode("utf-8")
-            )
+            text = json.dumps(manifest, separators=(",", ":"))  # as ``commit`` writes it
+            atomic_write(self.root / self.manifest_name, text.encode("utf-8"))
         except OSError as exc:
             log.warning("%s: cannot write: %s", self.root / self.manifest_name, exc.strerror)
