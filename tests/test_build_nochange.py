@@ -146,6 +146,24 @@ def test_a_fresh_process_answers_without_loading_any_heavy_module(
     assert r.exit_code == 0 and r.output == out
 
 
+def test_the_config_found_as_the_loader_finds_it(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$TGFEED_CONFIG, or a --config relative to the working directory."""
+    want = site.line()
+    assert want is not None
+    monkeypatch.setenv("TGFEED_CONFIG", str(site.config))
+    assert unchanged_line(["build"], now=LATER) == want
+    monkeypatch.setenv("TGFEED_CONFIG", str(tmp_path / "missing.toml"))
+    assert unchanged_line(["build"], now=LATER) is None  # the loader says: not found
+    monkeypatch.delenv("TGFEED_CONFIG")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert unchanged_line(["--config", "../config.toml", "build"], now=LATER) == want
+    assert unchanged_line(["build"], now=LATER) is None  # the defaults: another folder
+
+
 def test_main_prints_the_line_and_exits_0(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--config", str(site.config), "build"])
@@ -292,6 +310,13 @@ def test_other_flags_and_command_lines_take_the_normal_path(site: Site, tmp_path
         assert unchanged_line(argv, now=LATER) is None, argv
         assert fast_build(argv) is False
     assert unchanged_line([f"--config={cfg}", "build"], now=LATER) is not None
+
+
+def test_dry_run_is_the_full_builds_report(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--config", str(site.config), "build", "--dry-run"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.startswith("0 would be written, ")
 
 
 def test_output_elsewhere_is_a_real_build(site: Site, tmp_path: Path) -> None:

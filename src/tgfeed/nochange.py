@@ -6,15 +6,18 @@ Jinja2, click and rich, most of a second. So a successful build also records, in
 its manifest (``.tgfeed-build.json``, key ``fast``), what a cheap check needs to
 know the next build would change nothing:
 
-* the config: its file's path and a hash of its bytes (no file: the defaults,
-  relative to the working directory) — recorded only when the config the build ran
-  with is exactly what that file loads to;
+* the config: its file's path and bytes (no file: the defaults, relative to the
+  working directory) — recorded only when the config the build ran with is exactly
+  what that file loads to — and the output folder, store and ``templates_dir`` it
+  names;
 * tgfeed's own files (name, size, mtime: an upgrade or an edited checkout) and the
   bytes of every file under ``templates_dir``;
-* the store's path, its articles version and the migrations applied to it;
+* the store's articles version and the migrations applied to it;
 * the window in which the output stays the same on its own: from the build's start
   until the first tombstone it carries expires (``[feeds] tombstone_days``);
-* the files the build left (size, mtime), as ``StaticDir`` checks them.
+* the files the build left (size, mtime; the manifest has them already).
+
+Paths and contents are kept as hashes: the output folder may be served whole.
 
 ``fast_build(argv)`` runs before anything heavy is imported: for `tgfeed build`
 (only ``--config``, ``-q``/``--quiet`` and ``--list`` besides) it checks all of the
