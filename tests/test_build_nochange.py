@@ -382,3 +382,15 @@ def test_opening_the_store_imports_neither_numpy_nor_pandas(tmp_path: Path) -> N
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-2:] == ["[]", "numpy"]  # and importable afterwards
+
+
+def test_a_check_that_breaks_runs_the_full_command(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tgfeed.nochange as nochange
+
+    def broken() -> str:
+        raise RuntimeError("no templates")
+
+    monkeypatch.setattr(nochange, "code_key", broken)
+    assert fast_build(["--config", str(site.config), "build"]) is False

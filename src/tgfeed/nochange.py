@@ -345,7 +345,10 @@ def unchanged_line(
 def fast_build(argv: Sequence[str] | None = None) -> bool:
     """Print the summary and return True if `tgfeed ARGV` is a build that would
     change nothing; False: run the command as usual."""
-    line = unchanged_line(sys.argv[1:] if argv is None else argv)
+    try:
+        line = unchanged_line(sys.argv[1:] if argv is None else argv)
+    except Exception:  # whatever it is, the full command meets it and says so
+        return False
     if line is None or "[" in line or ":" in line:  # rich markup or emoji codes: print as usual
         return False
     encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
