@@ -134,6 +134,7 @@ def test_a_fresh_process_answers_without_loading_any_heavy_module(
     first, modules = run("build")
     assert not first.startswith("0 written, ")
     assert "pydantic" in modules and "feedgen" in modules  # a real build
+    assert "numpy" not in modules and "pandas" not in modules  # (store.lib)
     out, modules = run("build")
     loaded = sorted(m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY)
     assert loaded == []
