@@ -2,6 +2,7 @@
 
     python -m bench.startup --old /tmp/tgfeed-old/src            # 5 pairs
     python -m bench.startup --old /tmp/tgfeed-old/src --pairs 9
+    python -m bench.startup --old /tmp/tgfeed-old/src --config /srv/big/build.toml --bytecode
 
 ``--old`` is the ``src`` folder of another checkout, its ``templates`` beside it
 (``mkdir /tmp/tgfeed-old && git archive <commit> src templates | tar -x -C
@@ -13,6 +14,13 @@ new then old, ``--pairs`` times:
   --help   `python -m tgfeed --help`
   build    `python -m tgfeed build` with nothing changed
   status   `python -m tgfeed status`
+
+``--config FILE``: the `build` case runs on that config instead (an existing
+store whose feeds are built, e.g. the bench's 100,000 articles), both sides on the
+same store and folder (a build that changes nothing writes nothing; each side
+runs once before the pairs). ``--bytecode``: let Python write and use ``.pyc``
+files, as an installed tgfeed does (unsets PYTHONDONTWRITEBYTECODE; each side
+runs every command once first, to write them).
 
 The figures are the CPU time (user + sys, ``os.wait4``) of the whole process,
 min / median / max, and the ratio new/old of each pair; wall time beside it.
@@ -43,12 +51,17 @@ outbox_dir = "outbox"
 """
 
 
-def run(src: Path, workdir: Path, args: list[str]) -> dict[str, Any]:
-    """One `python -m tgfeed ARGS` with ``src`` first on the path: its CPU and wall."""
+def run(
+    src: Path, workdir: Path, args: list[str], *, config: Path | None = None, pyc: bool = False
+) -> dict[str, Any]:
+    """One `python -m tgfeed ARGS` with ``src`` first on the path: its CPU and wall.
+    ``config``: that file instead of the one in ``workdir``; ``pyc``: with bytecode."""
     env = {**os.environ, "PYTHONPATH": str(src), "COLUMNS": "100"}
     env.pop("TGFEED_CONFIG", None)
-    config = [] if args == ["--help"] else ["--config", str(workdir / "config.toml")]
-    cmd = [sys.executable, "-m", "tgfeed", *config, *args]
+    if pyc:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    options = [] if args == ["--help"] else ["--config", str(config or workdir / "config.toml")]
+    cmd = [sys.executable, "-m", "tgfeed", *options, *args]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -67,6 +80,12 @@ def prepare(src: Path, workdir: Path) -> None:
     run(src, workdir, ["build", "-q"])
 
 
+def measure(opts: argparse.Namespace, side: Path, workdir: Path, args: list[str]) -> Any:
+    """The measurement of one side for one command (``--config`` for `build`)."""
+    config = opts.config.resolve() if opts.config and args[0] == "build" else None
+    return lambda: run(side, workdir, args, config=config, pyc=opts.bytecode)
+
+
 def ms(spread: dict[str, float]) -> str:
     return (
         f"{spread['min'] * 1000:.0f} / {spread['median'] * 1000:.0f} / {spread['max'] * 1000:.0f}"
@@ -78,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--old", type=Path, required=True, help="src folder of the other checkout")
     ap.add_argument("--new", type=Path, default=ROOT / "src", help="default: this checkout's")
     ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("--config", type=Path, help="the `build` case on this config's store")
+    ap.add_argument("--bytecode", action="store_true", help="with .pyc files (as installed)")
     opts = ap.parse_args(argv)
     if opts.pairs < 3:
         ap.error("--pairs must be at least 3")
@@ -87,22 +108,24 @@ def main(argv: list[str] | None = None) -> None:
         prepare(old, Path(tmp) / "old")
         rows = []
         for name, args in COMMANDS.items():
+            a = measure(opts, new, Path(tmp) / "new", args)
+            b = measure(opts, old, Path(tmp) / "old", args)
+            a(), b()  # .pyc files written, a --config store's pages in the cache
             print(f"{name}: {opts.pairs} pairs", file=sys.stderr, flush=True)
-            r = pairs(
-                lambda a=args: run(new, Path(tmp) / "new", a),
-                lambda a=args: run(old, Path(tmp) / "old", a),
-                opts.pairs,
-                say=lambda _msg: None,
-            )
-            rows.append((name, r))
-    print(f"CPU ms (user+sys) of the whole process, min / median / max, {opts.pairs} pairs")
-    print(f"new = {new}\nold = {old}\n")
-    head = ("command", "new CPU ms", "old CPU ms", "new/old", "wall ms new / old (median)")
+            rows.append((name, pairs(a, b, opts.pairs, say=lambda _msg: None)))
+    print(
+        f"CPU ms (user+sys) and wall ms of the whole process, min / median / max, {opts.pairs} pairs"
+    )
+    print(f"new = {new}\nold = {old}")
+    if opts.config:
+        print(f"build: --config {opts.config.resolve()}")
+    print("with .pyc files\n" if opts.bytecode else "bytecode as the environment has it\n")
+    head = ("command", "new CPU ms", "old CPU ms", "new/old", "new wall ms", "old wall ms")
     print(" | ".join(head))
     print(" | ".join("---" for _ in head))
     for name, r in rows:
-        wall = f"{r['a_wall']['median'] * 1000:.0f} / {r['b_wall']['median'] * 1000:.0f}"
-        print(f"`{name}` | {ms(r['a_cpu'])} | {ms(r['b_cpu'])} | {fmt_ratio(r['ratio'])} | {wall}")
+        cells = (ms(r["a_cpu"]), ms(r["b_cpu"]), fmt_ratio(r["ratio"]))
+        print(f"`{name}` | {' | '.join(cells)} | {ms(r['a_wall'])} | {ms(r['b_wall'])}")
 
 
 if __name__ == "__main__":

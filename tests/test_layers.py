@@ -203,6 +203,9 @@ DEFERRED = {
     ("app.py", "tgfeed.feeds.publish"): "feedgen, the renderers: only to build or serve feeds",
     ("app.py", "tgfeed.mail"): "aiosmtplib and dkimpy: only to send mail",
     ("cli/feeds.py", "tgfeed.websub"): "httpx: only with a WebSub hub ([feeds] hub)",
+    ("cli/__init__.py", "tgfeed.cli.base"): "click, rich: not for a build that changes nothing",
+    ("cli/__init__.py", "tgfeed.nochange"): "the no-change check: only for a `tgfeed build`",
+    ("nochange.py", "sqlite3"): "the store's version: only for a `tgfeed build`",
 }
 
 

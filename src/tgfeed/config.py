@@ -101,6 +101,7 @@ from .config_mail import (
 from .config_mail import (
     parse_deadline as parse_deadline,
 )
+from .defaults import DEFAULT_OUTPUT_DIR, DEFAULT_STORE
 
 
 def _site_url(value: str) -> str:
@@ -134,7 +135,7 @@ class SiteConfig(_Section):
 
 
 class StoreConfig(_Section):
-    path: Path = Path(DEFAULT_DATA_DIR) / "tgfeed.db"
+    path: Path = DEFAULT_STORE
     busy_timeout: Duration = 5000  # milliseconds
 
 
@@ -159,7 +160,7 @@ class CategoryConfig(_Section):
 
 
 class FeedsConfig(_Section):
-    output_dir: Path = Path(DEFAULT_DATA_DIR) / "public"
+    output_dir: Path = DEFAULT_OUTPUT_DIR
     items: int = Field(default=50, ge=1, le=1000)
     content: Literal["full", "summary"] = "full"
     cache_control: str = "public, max-age=300"

@@ -20,12 +20,11 @@ from pydantic import (
     Field,
 )
 
+from .defaults import DEFAULT_DATA_DIR as DEFAULT_DATA_DIR
+from .defaults import DEFAULT_FILE as DEFAULT_FILE
+from .defaults import ENV_VAR as ENV_VAR
 from .errors import ConfigError
 from .private import check_private
-
-ENV_VAR = "TGFEED_CONFIG"
-DEFAULT_FILE = "config.toml"
-DEFAULT_DATA_DIR = "tgfeed-data"
 
 # Keys that would hold a secret in clear text; each must be given as *_env / *_file.
 SECRET_KEYS = {"password", "token", "secret", "api_token", "admin_token", "key"}

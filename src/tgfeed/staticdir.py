@@ -51,12 +51,11 @@ from .atomicfiles import (
     remove_orphaned_temps,
     write_temp,
 )
+from .nochange import MANIFEST, MANIFEST_FORMAT, load_manifest
 from .private import public_mkdir
 
 log = logging.getLogger(__name__)
 
-MANIFEST = ".tgfeed-build.json"
-MANIFEST_FORMAT = 1
 IO_THREADS = 4
 MAX_STAGED = 128  # bounds the open file descriptors
 SIBLING = "gz"  # the manifest's hash of a .gz: it changes with its file, never alone
@@ -69,16 +68,6 @@ __all__ = [
     "prune_empty_dirs",
     "remove_orphaned_temps",
 ]
-
-
-def load_manifest(root: Path, name: str = MANIFEST) -> dict[str, Any]:
-    try:
-        data = json.loads((root / name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-        return {}
-    return data
 
 
 @dataclass(slots=True)
@@ -353,3 +342,15 @@ class StaticDir:
         except OSError as exc:
             self.failures.append((self.manifest_name, f"cannot write: {exc.strerror}"))
         fsync_dir(self.root)
+
+    def update_manifest(self, meta: dict[str, Any]) -> None:
+        """Write the last run's manifest again with ``meta`` changed (no file was
+        written or removed; not in a dry run). Failing to costs only speed: logged."""
+        if self.dry_run or not self.manifest:
+            return
+        manifest = {**self.manifest, **meta, "format": MANIFEST_FORMAT}
+        try:
+            text = json.dumps(manifest, separators=(",", ":"))  # as ``commit`` writes it
+            atomic_write(self.root / self.manifest_name, text.encode("utf-8"))
+        except OSError as exc:
+            log.warning("%s: cannot write: %s", self.root / self.manifest_name, exc.strerror)

@@ -14,17 +14,9 @@ import jinja2
 import jinja2.nodes
 import markupsafe
 
+from .defaults import package_templates
 from .errors import RenderError
 from .text import LOCAL_TZ, WEEKDAYS, escape_marks, format_vi_date, format_vi_datetime, iso_local
-
-
-def package_templates() -> Path:
-    """The default templates: inside the wheel, or the repository's top-level folder."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parents[1] / "templates"):
-        if candidate.is_dir():
-            return candidate
-    raise RenderError("the packaged templates are missing", hint="reinstall tgfeed")
 
 
 def _autoescape(name: str | None) -> bool:

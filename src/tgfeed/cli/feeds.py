@@ -13,6 +13,7 @@ from rich.markup import escape
 from ..app import App
 from ..errors import TgfeedError
 from ..jobs.feeds import BuildResult, build_feeds
+from ..nochange import summary
 from ..store.idmigration import id_changes
 from .base import cli, console, err_console
 from .context import pass_app
@@ -20,11 +21,14 @@ from .output import progress
 
 
 def _summary(result: BuildResult) -> str:
-    verb = "would be " if result.dry_run else ""
-    return (
-        f"{result.written} {verb}written, {result.unchanged} unchanged, "
-        f"{result.removed} {verb}removed ({result.feeds} feeds × 3 formats, "
-        f"{result.rendered} rendered) in {result.output_dir}"
+    return summary(
+        written=result.written,
+        unchanged=result.unchanged,
+        removed=result.removed,
+        feeds=result.feeds,
+        rendered=result.rendered,
+        output_dir=result.output_dir,
+        dry_run=result.dry_run,
     )
 
 

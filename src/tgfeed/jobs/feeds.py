@@ -9,7 +9,9 @@ are removed. A manifest
 each feed's input fingerprint and each file's size, mtime and hash, so that:
 
 * nothing changed (same store version, same config, files intact) → nothing is
-  read from the store or rendered at all;
+  read from the store or rendered at all (and a `tgfeed build` process checks
+  that before it imports any of this, from the manifest's ``fast`` record:
+  ``nochange``);
 * the store changed → only feeds whose articles changed (by their keys: id,
   content hash, dates; no text is read) are read and rendered again.
 """
@@ -23,9 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from .. import nochange
 from ..app import App
-from ..errors import RenderError, TgfeedError
+from ..config import Config
+from ..errors import ConfigError, RenderError, TgfeedError
 from ..feeds import catalog
 from ..feeds.catalog import ALL, ALL_FEED, FORMATS
 from ..feeds.entries import fingerprint_keys, newest_of_keys
@@ -33,6 +38,7 @@ from ..feeds.entrycache import EntryCache
 from ..feeds.pages import templates_key
 from ..feeds.publish import Listed, Publisher
 from ..feeds.render import RENDER_VERSION, render_many
+from ..loader import loads
 from ..staticdir import MANIFEST, StaticDir, atomic_write, content_digest
 
 __all__ = ["MANIFEST", "BuildResult", "atomic_write", "build_feeds", "config_key"]
@@ -112,24 +118,72 @@ def build_feeds(
         return _build(app, d, reuse_entries, progress)
 
 
-def _unchanged(app: App, d: StaticDir, version: int, key: str) -> bool:
+def _unchanged(d: StaticDir, version: int, key: str, tombstones: str) -> bool:
     """Nothing changed since the last build: no store reads, no rendering."""
     m = d.manifest
     return bool(
         m.get("version") == version
         and m.get("config") == key
-        and m.get("tombstones") == _tombstones_key(app)
+        and m.get("tombstones") == tombstones
         and d.old_files
         and all(d.intact(rel) for rel in d.old_files)
         and d.existing("feeds", FEED_SUFFIXES) <= set(d.old_files)
     )
 
 
-def _tombstones_key(app: App) -> str:
-    """Which tombstones feeds carry now: one expiring changes the Atom feeds."""
-    pub = Publisher(app)
-    live = pub.deleted(ALL_FEED)
-    return hashlib.blake2b(repr(live).encode("utf-8"), digest_size=8).hexdigest()
+def _tombstones(app: App) -> tuple[str, datetime | None]:
+    """Which tombstones feeds carry now (one expiring changes the Atom feeds), and
+    when the first of them expires."""
+    live = Publisher(app).deleted(ALL_FEED)
+    key = hashlib.blake2b(repr(live).encode("utf-8"), digest_size=8).hexdigest()
+    return key, nochange.expiry([t.when for t in live], app.config.feeds.tombstone_days)
+
+
+def _fast_record(
+    app: App, d: StaticDir, version: int, start: datetime, until: datetime | None
+) -> dict[str, Any] | None:
+    """What `tgfeed build` checks next time before importing anything heavy
+    (``nochange``); None when that check could not be trusted: a dry run, a failed
+    file, a hub to notify, or a config that is not what its file loads to now."""
+    config = app.config
+    if d.dry_run or d.failures or config.feeds.hub:
+        return None
+    source = config.source_path
+    try:
+        raw = source.read_bytes() if source else b""
+        again = loads(raw, source=source) if source else Config()
+    except (OSError, ConfigError):
+        return None
+    if again != config:
+        return None  # changed since it was loaded, or not the file's (a reload's mix)
+    return nochange.record(
+        config=nochange.config_source(raw, source, config.base_dir),
+        output_dir=d.root,
+        store=app.path(config.store.path),
+        version=version,
+        templates_dir=app.path(config.templates_dir) if config.templates_dir else None,
+        start=start,
+        until=until,
+        suffixes=FEED_SUFFIXES,
+        gzip=GZIP_SUFFIXES,
+    )
+
+
+def _refresh_record(d: StaticDir, record: dict[str, Any] | None) -> None:
+    """A build that changed nothing keeps the manifest, but brings its ``fast``
+    record up to date (a first build after an upgrade, a comment added to the
+    config): rewritten only when more than its start changed."""
+    old = d.manifest.get(nochange.FAST)
+
+    def same(a: Any, b: Any) -> bool:
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            return a is None and b is None
+        return {k: v for k, v in a.items() if k != "from"} == {
+            k: v for k, v in b.items() if k != "from"
+        }
+
+    if not same(old, record):
+        d.update_manifest({nochange.FAST: record})
 
 
 def _put(pub: Publisher, d: StaticDir, files: dict[str, bytes]) -> None:
@@ -148,7 +202,12 @@ def _build(
 ) -> BuildResult:
     version = app.store.articles.version
     key = config_key(app)
-    if _unchanged(app, d, version, key):
+    # Before anything is rendered: a tombstone expiring during the build must make
+    # the next one look again.
+    tombstones, until = _tombstones(app)
+    start = app.now()
+    if _unchanged(d, version, key, tombstones):
+        _refresh_record(d, _fast_record(app, d, version, start, until))
         return BuildResult(
             output_dir=d.root,
             unchanged=d.old_count(),
@@ -182,8 +241,9 @@ def _build(
             # A build with failures must not take the fast path next time.
             "version": version if not failed else None,
             "config": key,
-            "tombstones": _tombstones_key(app),
+            "tombstones": tombstones,
             "feeds": fps,
+            nochange.FAST: _fast_record(app, d, version, start, until),
         },
         prune="feeds",
     )

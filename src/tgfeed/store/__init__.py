@@ -1,4 +1,5 @@
-"""The SQLite store: the only package that imports sqlite-utils (and sqlite3).
+"""The SQLite store: the only package that imports sqlite-utils (and sqlite3, besides
+``nochange``, which reads the articles version read-only before a `tgfeed build`).
 
 ``open_store()`` applies every migration set once, at open, on one connection,
 and returns one ``Store`` whose repositories share that connection and its one
@@ -24,8 +25,6 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-import sqlite_utils
-
 from . import articles_schema, feedstate, inbox, jobs, mail, sources, users
 from .articles import ArticlesRepo, content_hash
 from .db import Db, apply, connect
@@ -33,6 +32,7 @@ from .feedstate import FeedsRepo
 from .inbox import InboxRepo
 from .jobs import JobsRepo
 from .leases import SCHEDULER_LEASE, LeaseGrant, digest_lease
+from .lib import sqlite_utils
 from .mail import MailRepo
 from .sources import SourcesRepo
 from .subscribers import email_key

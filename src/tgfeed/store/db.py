@@ -21,10 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlite_utils
-from sqlite_utils import Migrations
-
 from ..errors import StoreError
+from .lib import Migrations, sqlite_utils
 
 __all__ = ["Database", "Db", "Migrations", "Row", "connect", "guarded", "store_error"]
 
