@@ -40,9 +40,9 @@ def test_a_rebuild_reads_only_the_changed_feeds(
     read: list[str | None] = []
     real = sample_app.store.articles.latest
 
-    def counting(category: str | None = None, limit: int = 50) -> list[Article]:
+    def counting(category: str | None = None, limit: int = 50, **kw: Any) -> list[Article]:
         read.append(category)
-        return real(category, limit)
+        return real(category, limit, **kw)
 
     monkeypatch.setattr(sample_app.store.articles, "latest", counting)
     result = build_feeds(sample_app)

@@ -159,7 +159,8 @@ class Publisher:
         return catalog.configured_slugs(self.config, self.app.store.articles.categories())
 
     def items(self, spec: FeedSpec) -> list[Article]:
-        return self.app.store.articles.latest(spec.category, self.opts.items)
+        """The feed's articles, with only the fields a feed shows read."""
+        return self.app.store.articles.latest(spec.category, self.opts.items, shown=True)
 
     def listing(self) -> list[Listed]:
         """Every published feed (all-feed first), computed once per store version."""

@@ -19,6 +19,18 @@ from .runs import IngestRunsMixin
 from .search import SearchMixin
 
 
+def _shown(t: str) -> str:
+    """What a feed shows of an article (``t``: the table's alias), under the names
+    ``_article`` reads: no views, signature or related, and the text only where there
+    is no HTML (it is the HTML's fallback)."""
+    cols = "id, url, title, category_id, published_at, updated_at, author, summary, body_html"
+    return (
+        ", ".join(f"{t}.{c}" for c in cols.split(", "))
+        + f", CASE WHEN {t}.body_html = '' THEN {t}.body_text ELSE '' END AS body_text"
+        + ", 0 AS views, NULL AS signature, '[]' AS related"
+    )
+
+
 def content_hash(a: Article) -> str:
     """Hash of everything that makes an article's content (not views, not updated)."""
     payload = "\x1f".join(
@@ -258,11 +270,15 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
             )
         )
 
-    def latest(self, category: str | None = None, limit: int = 50) -> list[Article]:
-        """Newest first (ties by id, descending): all articles, or a category with descendants."""
+    def latest(
+        self, category: str | None = None, limit: int = 50, *, shown: bool = False
+    ) -> list[Article]:
+        """Newest first (ties by id, descending): all articles, or a category with
+        descendants. ``shown``: only what a feed shows is read (``_shown``)."""
         if category is None:
+            cols = _shown("articles") if shown else _COLUMNS
             rows = self._db.rows(
-                f"SELECT {_COLUMNS} FROM articles WHERE deleted_at IS NULL "
+                f"SELECT {cols} FROM articles WHERE deleted_at IS NULL "
                 "ORDER BY published_at DESC, id DESC LIMIT ?",
                 (limit,),
             )
@@ -270,7 +286,9 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
             cat = self.category(category)
             if cat is None:
                 return []
-            cols = ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))
+            cols = (
+                _shown("a") if shown else ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))
+            )
             rows = self._db.rows(
                 f"SELECT {cols} FROM article_categories ac "
                 "JOIN articles a ON a.rowid = ac.article_rowid WHERE ac.category_id = ? "
