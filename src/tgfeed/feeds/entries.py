@@ -239,6 +239,15 @@ def _safe_html(fragment: str, base: str, images: Images = "keep") -> str:
     return sanitize_html(fragment, base, images)
 
 
+@lru_cache(maxsize=4096)
+def _categories(names: tuple[str, ...], slug_path: str) -> tuple[tuple[str, str], ...]:
+    """An entry's categories: (slug path, clean name) per level, the empty ones left
+    out. Every article of a category has the same: worked out once per category."""
+    slugs = slug_path.split("/")
+    cleaned = [clean_line(name) for name in names[: len(slugs)]]
+    return tuple(("/".join(slugs[: i + 1]), name) for i, name in enumerate(cleaned) if name)
+
+
 def _stored_html(fragment: str, base: str, images: Images) -> str:
     """The store's HTML as a feed shows it. It is in the form ingest's sanitiser wrote
     (the one guard; ``upgrade_text`` brings older stores to it at open), so it is used
@@ -258,12 +267,7 @@ def _entry(a: Article, opts: Options, stored: bool = False) -> Entry:
     url = _http_url(a.url, opts.site_url)
     published = local(a.published_at, opts.tz)
     updated = entry_updated(a, opts)
-    slugs = a.category_slug.split("/")
-    cats = tuple(
-        ("/".join(slugs[: i + 1]), clean_line(name))
-        for i, name in enumerate(a.category[: len(slugs)])
-        if clean_line(name)
-    )
+    cats = _categories(a.category, a.category_slug)
     content = None
     if opts.content == "full":
         html = _stored_html if stored else _safe_html
