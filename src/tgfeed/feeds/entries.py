@@ -294,12 +294,18 @@ def prepare(items: Sequence[Article], opts: Options, *, stored: bool = False) ->
     return [_entry(a, opts, stored) for a in items]
 
 
+@lru_cache(maxsize=16)
+def _options_key(opts: Options) -> bytes:
+    """``opts.key()`` encoded, once per Options (every feed's fingerprint has it)."""
+    return opts.key().encode("utf-8")
+
+
 def fingerprint(
     channel: Channel, items: Sequence[Article], opts: Options, *, newest_first: bool = True
 ) -> str:
     """A hash of everything a feed's bytes depend on: equal fingerprints, equal bytes."""
     h = hashlib.blake2b(digest_size=16)
-    h.update(opts.key().encode("utf-8"))
+    h.update(_options_key(opts))
     h.update(repr(channel).encode("utf-8", "surrogatepass"))
     for a in select(items, opts.items, newest_first=newest_first):
         h.update(article_key(a).encode("utf-8", "surrogatepass"))
@@ -312,7 +318,7 @@ def fingerprint_keys(channel: Channel, keys: Sequence[ArticleKey], opts: Options
     equal fingerprints, equal bytes — without reading a single article's text."""
     h = hashlib.blake2b(digest_size=16)
     h.update(b"keys\x00")
-    h.update(opts.key().encode("utf-8"))
+    h.update(_options_key(opts))
     h.update(repr(channel).encode("utf-8", "surrogatepass"))
     for k in keys[: opts.items]:
         h.update(f"\x01{k.id}\x00{k.content_hash}\x00{k.published}\x00{k.updated}".encode())
