@@ -220,15 +220,20 @@ class LiveApp:
 
     @contextlib.contextmanager
     def use(self) -> Iterator[App]:
-        with self._lock:
-            app = self._current
-            self._users[id(app)] = self._users.get(id(app), 0) + 1
+        app = self.acquire()
         try:
             yield app
         finally:
-            self._release(app)
+            self.release(app)
 
-    def _release(self, app: App) -> None:
+    def acquire(self) -> App:
+        """``use()`` without the context manager: the caller must ``release`` it."""
+        with self._lock:
+            app = self._current
+            self._users[id(app)] = self._users.get(id(app), 0) + 1
+        return app
+
+    def release(self, app: App) -> None:
         with self._lock:
             left = self._users[id(app)] = self._users[id(app)] - 1
             done = left == 0 and id(app) in self._retired

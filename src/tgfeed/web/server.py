@@ -17,6 +17,7 @@ from ..app import App, LiveApp
 from ..scheduler.service import scheduler_lifespan
 from . import admin, api, approval, digest, feeds
 from .common import PinApp, error_page, get_app
+from .fastpath import FeedFastPath
 from .limits import BodyLimit
 from .proxies import TrustedProxies
 
@@ -64,6 +65,7 @@ def create_app(app: App | LiveApp, *, scheduler: bool = True) -> Starlette:
         lifespan=lifespan,
         exception_handlers={404: not_found, 500: server_error, HTTPException: http_error},
         middleware=[
+            Middleware(FeedFastPath, live=live),
             Middleware(PinApp, live=live),
             Middleware(TrustedProxies),
             Middleware(BodyLimit),
