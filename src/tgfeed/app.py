@@ -230,15 +230,17 @@ class LiveApp:
         """``use()`` without the context manager: the caller must ``release`` it."""
         with self._lock:
             app = self._current
-            self._users[id(app)] = self._users.get(id(app), 0) + 1
+            key = id(app)
+            self._users[key] = self._users.get(key, 0) + 1
         return app
 
     def release(self, app: App) -> None:
+        key = id(app)
         with self._lock:
-            left = self._users[id(app)] = self._users[id(app)] - 1
-            done = left == 0 and id(app) in self._retired
+            left = self._users[key] = self._users[key] - 1
+            done = left == 0 and key in self._retired
             if done:
-                del self._retired[id(app)], self._users[id(app)]
+                del self._retired[key], self._users[key]
         if done and app.store is not self._current.store:
             app.close()
 

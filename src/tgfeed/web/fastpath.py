@@ -1,19 +1,21 @@
-"""The feed requests a reader polls, answered before Starlette's routing.
+"""The feed requests a reader polls, answered before Starlette.
 
 ``GET``/``HEAD /feeds/<key>.<fmt>`` is nearly every request a feed service gets,
 and nearly every answer is a 304 or the cached bytes. ``FeedFastPath`` answers it
 with the same function as the ``/feeds/{rest:path}`` route (``feeds.feed_response``,
-so the status, headers and body are the route's), skipping the router and the
-middleware that cannot change such an answer: the proxy headers (a feed does not
-depend on who asks) and the body limits (a request declaring a body goes the
-normal way, so an oversized one is still refused). Anything else — another path,
-a method, an unknown feed (its 404 page), a ``root_path`` — goes on to Starlette
-untouched.
+so the status, headers and body are the route's), ahead of Starlette's middleware
+and router: none of them can change such an answer — the proxy headers (a feed
+does not depend on who asks), the body limits (a request declaring a body goes the
+normal way, so an oversized one is still refused) — and the App is pinned for the
+request as ``PinApp`` pins it. Anything else goes on to Starlette untouched:
+another path or method, an unknown feed (the route's 404 page), a ``root_path``,
+and an error while the answer is made (the route meets it again and answers it
+as any route's error is answered: the 500 page, the traceback in the log).
 """
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from ..app import LiveApp
 from .feeds import feed_response
@@ -29,33 +31,32 @@ def request_headers(scope: Scope) -> dict[str, str]:
 
 
 class FeedFastPath:
-    """ASGI middleware: cached feeds straight from the Publisher, the App pinned
-    for the request as ``PinApp`` does."""
+    """Cached feeds straight from the Publisher of the current App."""
 
-    def __init__(self, asgi: ASGIApp, live: LiveApp) -> None:
-        self.asgi = asgi
+    def __init__(self, live: LiveApp) -> None:
         self.live = live
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def answer(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer the request if it is a feed's; False leaves it to Starlette."""
         if (
             scope["type"] != "http"
             or scope["method"] not in _METHODS
             or not scope["path"].startswith(PREFIX)
             or scope.get("root_path")
         ):
-            await self.asgi(scope, receive, send)
-            return
+            return False
         headers = request_headers(scope)
         if "content-length" in headers:  # BodyLimit's to judge
-            await self.asgi(scope, receive, send)
-            return
+            return False
         app = self.live.acquire()
         try:
-            scope["tgfeed.app"] = app  # for the 500 page, as under PinApp
-            response = feed_response(headers, scope["method"], app, scope["path"][len(PREFIX) :])
-            if response is not None:
-                await response(scope, receive, send)
-                return
+            try:
+                response = feed_response(headers, scope["method"], app, scope["path"][7:])
+            except Exception:  # the route meets it again and answers it (see above)
+                return False
+            if response is None:
+                return False
+            await response(scope, receive, send)
+            return True
         finally:
             self.live.release(app)
-        await self.asgi(scope, receive, send)  # no such feed: the route's 404 page

@@ -9,7 +9,7 @@ touches the filesystem.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
@@ -32,6 +32,16 @@ FEED_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "Access-Control-Allow-Origin": "*",
 }
+Line = tuple[bytes, bytes]
+
+
+def encode_headers(headers: Mapping[str, str]) -> list[Line]:
+    """Header lines as Starlette's ``Response`` encodes a header dict."""
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
+FEED_LINES = encode_headers(FEED_HEADERS)
+PAGE_LINES = encode_headers(PAGE_HEADERS)
 
 
 def _tags(header: str) -> set[str]:
@@ -46,13 +56,17 @@ def _tags(header: str) -> set[str]:
     return tags
 
 
-def not_modified(headers: Mapping[str, str], rendered: Rendered, now: datetime) -> bool:
+def not_modified(
+    headers: Mapping[str, str], rendered: Rendered, now: Callable[[], datetime]
+) -> bool:
     """RFC 9110 §13.2.2: If-None-Match decides when present (If-Modified-Since is then
     ignored); else If-Modified-Since, which must be a valid HTTP-date not later than
-    ``now``. Last-Modified is when the bytes last changed (never moving backwards),
-    so "not changed since" is a fact about this representation."""
+    ``now()`` (asked only then). Last-Modified is when the bytes last changed (never
+    moving backwards), so "not changed since" is a fact about this representation."""
     inm = headers.get("if-none-match")
     if inm is not None:
+        if inm == rendered.etag or inm == rendered.etag_gzip:
+            return True  # the usual case: the one tag this server gave
         tags = _tags(inm)
         return "*" in tags or rendered.etag in tags or rendered.etag_gzip in tags
     ims = headers.get("if-modified-since")
@@ -61,7 +75,7 @@ def not_modified(headers: Mapping[str, str], rendered: Rendered, now: datetime) 
             since = parsedate_to_datetime(ims)
         except (TypeError, ValueError, IndexError, OverflowError):
             return False
-        if since.tzinfo is None or since > now:
+        if since.tzinfo is None or since > now():
             return False  # not a valid HTTP-date, or one in the future: ignore it
         return rendered.last_modified <= since
     return False
@@ -118,43 +132,54 @@ def wants_html(headers: Mapping[str, str], media_type: str) -> bool:
     return html > 0 and html > rival
 
 
+class Prepared(Response):
+    """A response whose header lines are already encoded, exactly as ``Response``
+    encodes a header dict (names lower-cased, latin-1), in the order given."""
+
+    def __init__(self, status_code: int, raw_headers: list[Line], body: bytes = b"") -> None:
+        self.status_code = status_code
+        self.body = body
+        self.background = None
+        self.raw_headers = raw_headers
+
+
 def respond(
     headers: Mapping[str, str],
     method: str,
     app: App,
     rendered: Rendered,
-    extra: dict[str, str] | None = None,
+    extra: Sequence[Line] = FEED_LINES,
     *,
     vary: str = "Accept-Encoding",
     gz: bool | None = None,
 ) -> Response:
     """``rendered`` with validators, caching headers, gzip when accepted, HEAD, 304:
     the one place a cached body becomes a response (the route and the fast path).
-    ``gz``: whether the request accepts gzip, when the caller has parsed it already."""
+    ``gz``: whether the request accepts gzip, when the caller has parsed it already.
+    Every media type a ``Rendered`` has names its charset (see ``feeds.catalog``)."""
     if gz is None:
         gz = accepts_gzip(headers)
-    out = {
-        "ETag": rendered.etag_gzip if gz else rendered.etag,
-        "Last-Modified": rendered.http_date,
-        "Cache-Control": app.config.feeds.cache_control,
-        "Vary": vary,
-        **(extra or FEED_HEADERS),
-    }
-    if not_modified(headers, rendered, app.now()):
-        return Response(status_code=304, headers=out)
+    lines = [
+        (b"etag", (rendered.etag_gzip if gz else rendered.etag).encode("latin-1")),
+        (b"last-modified", rendered.http_date.encode("latin-1")),
+        (b"cache-control", app.config.feeds.cache_control.encode("latin-1")),
+        (b"vary", vary.encode("latin-1")),
+        *extra,
+    ]
+    if not_modified(headers, rendered, app.now):
+        return Prepared(304, lines)
     body = rendered.gzipped if gz else rendered.body
     if gz:
-        out["Content-Encoding"] = "gzip"
-    if method == "HEAD":
-        out["Content-Length"] = str(len(body))
-        body = b""
-    return Response(body, media_type=rendered.media_type, headers=out)
+        lines.append((b"content-encoding", b"gzip"))
+    lines.append((b"content-length", str(len(body)).encode("latin-1")))
+    lines.append((b"content-type", rendered.media_type.encode("latin-1")))
+    return Prepared(200, lines, b"" if method == "HEAD" else body)
 
 
 def send(
     request: Request,
     rendered: Rendered,
-    extra: dict[str, str] | None = None,
+    extra: Sequence[Line] = FEED_LINES,
     *,
     vary: str = "Accept-Encoding",
 ) -> Response:
@@ -176,7 +201,7 @@ def feed_response(headers: Mapping[str, str], method: str, app: App, rest: str) 
         page = pub.feed_page(key, fmt)
         if page is None:
             return None
-        return respond(headers, method, app, page, PAGE_HEADERS, vary=vary)
+        return respond(headers, method, app, page, PAGE_LINES, vary=vary)
     gz = accepts_gzip(headers)
     rendered = pub.feed(key, fmt, plain=not gz)
     if rendered is None:
@@ -195,7 +220,7 @@ def _not_found(request: Request) -> Response:
 
 
 async def index(request: Request) -> Response:
-    return send(request, get_app(request).publisher.index(), PAGE_HEADERS)
+    return send(request, get_app(request).publisher.index(), PAGE_LINES)
 
 
 async def opml(request: Request) -> Response:
