@@ -56,7 +56,10 @@ def call(
         if on_start is not None and message["type"] == "http.response.start":
             on_start()
 
-    asyncio.run(asgi(scope, receive, send))
+    try:
+        asyncio.run(asgi(scope, receive, send))
+    except RuntimeError as exc:  # re-raised by Starlette after its 500 page
+        assert sent and "boom" in str(exc), exc
     body = b"".join(m.get("body", b"") for m in sent[1:])
     return sent[0]["status"], list(sent[0]["headers"]), body
 
@@ -229,3 +232,18 @@ def test_the_app_stays_pinned_until_the_answer_is_sent(
     assert paths.passed_on == before and status == 200 and counts[0] > 0
     with pytest.raises(StoreError):
         sample_app.store.articles.count()  # closed once the request let go
+
+
+def test_an_error_in_the_fast_path_is_answered_as_the_route_answers_it(
+    sample_app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = Paths(create_app(sample_app, scheduler=False))
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sample_app.publisher, "feed", broken)
+    status, headers, body = call(paths.web, "GET", "/feeds/all.rss", {})
+    assert paths.passed_on == 1  # handed on, and the route met the same error
+    assert status == 500 and "Lỗi máy chủ".encode() in body
+    assert (b"x-frame-options", b"DENY") in headers

@@ -21,6 +21,7 @@ from ..app import LiveApp
 from .feeds import feed_response
 
 PREFIX = "/feeds/"
+_REST = len(PREFIX)
 _METHODS = ("GET", "HEAD")
 
 
@@ -51,7 +52,7 @@ class FeedFastPath:
         app = self.live.acquire()
         try:
             try:
-                response = feed_response(headers, scope["method"], app, scope["path"][7:])
+                response = feed_response(headers, scope["method"], app, scope["path"][_REST:])
             except Exception:  # the route meets it again and answers it (see above)
                 return False
             if response is None:
