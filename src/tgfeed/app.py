@@ -220,20 +220,27 @@ class LiveApp:
 
     @contextlib.contextmanager
     def use(self) -> Iterator[App]:
-        with self._lock:
-            app = self._current
-            self._users[id(app)] = self._users.get(id(app), 0) + 1
+        app = self.acquire()
         try:
             yield app
         finally:
-            self._release(app)
+            self.release(app)
 
-    def _release(self, app: App) -> None:
+    def acquire(self) -> App:
+        """``use()`` without the context manager: the caller must ``release`` it."""
         with self._lock:
-            left = self._users[id(app)] = self._users[id(app)] - 1
-            done = left == 0 and id(app) in self._retired
+            app = self._current
+            key = id(app)
+            self._users[key] = self._users.get(key, 0) + 1
+        return app
+
+    def release(self, app: App) -> None:
+        key = id(app)
+        with self._lock:
+            left = self._users[key] = self._users[key] - 1
+            done = left == 0 and key in self._retired
             if done:
-                del self._retired[id(app)], self._users[id(app)]
+                del self._retired[key], self._users[key]
         if done and app.store is not self._current.store:
             app.close()
 

@@ -4,6 +4,7 @@ anything looks it up — nothing else ever reaches the store or the filesystem."
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,8 @@ class FeedSpec:
 ALL_FEED = FeedSpec(ALL)
 
 
+# Both are asked on every feed request, mostly about the same few hundred paths.
+@functools.lru_cache(maxsize=4096)
 def parse_feed_path(rest: str) -> tuple[str, str] | None:
     """``thong-tin/tin-tuc.rss`` → (``thong-tin/tin-tuc``, ``rss``); None for anything else
     (dots, ``..``, upper case, backslashes, empty segments, over-long paths)."""
@@ -69,6 +72,7 @@ def parse_feed_path(rest: str) -> tuple[str, str] | None:
     return m["key"], m["fmt"]
 
 
+@functools.lru_cache(maxsize=4096)
 def is_slug_path(value: str) -> bool:
     return len(value) <= _MAX_PATH and SLUG_PATH.fullmatch(value) is not None
 

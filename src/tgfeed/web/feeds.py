@@ -9,8 +9,10 @@ touches the filesystem.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -21,12 +23,25 @@ from ..feeds.catalog import FORMATS, normalize_query, parse_feed_path
 from ..feeds.pages import PAGE_HEADERS, search_results
 from .common import error_page, get_app
 
+if TYPE_CHECKING:
+    from ..app import App
+
 FEED_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     # A feed opened in a browser is a document that can run nothing.
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "Access-Control-Allow-Origin": "*",
 }
+Line = tuple[bytes, bytes]
+
+
+def encode_headers(headers: Mapping[str, str]) -> list[Line]:
+    """Header lines as Starlette's ``Response`` encodes a header dict."""
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
+FEED_LINES = encode_headers(FEED_HEADERS)
+PAGE_LINES = encode_headers(PAGE_HEADERS)
 
 
 def _tags(header: str) -> set[str]:
@@ -41,29 +56,33 @@ def _tags(header: str) -> set[str]:
     return tags
 
 
-def not_modified(request: Request, rendered: Rendered, now: datetime) -> bool:
+def not_modified(
+    headers: Mapping[str, str], rendered: Rendered, now: Callable[[], datetime]
+) -> bool:
     """RFC 9110 §13.2.2: If-None-Match decides when present (If-Modified-Since is then
     ignored); else If-Modified-Since, which must be a valid HTTP-date not later than
-    ``now``. Last-Modified is when the bytes last changed (never moving backwards),
-    so "not changed since" is a fact about this representation."""
-    inm = request.headers.get("if-none-match")
+    ``now()`` (asked only then). Last-Modified is when the bytes last changed (never
+    moving backwards), so "not changed since" is a fact about this representation."""
+    inm = headers.get("if-none-match")
     if inm is not None:
+        if inm == rendered.etag or inm == rendered.etag_gzip:
+            return True  # the usual case: the one tag this server gave
         tags = _tags(inm)
         return "*" in tags or rendered.etag in tags or rendered.etag_gzip in tags
-    ims = request.headers.get("if-modified-since")
+    ims = headers.get("if-modified-since")
     if ims:
         try:
             since = parsedate_to_datetime(ims)
         except (TypeError, ValueError, IndexError, OverflowError):
             return False
-        if since.tzinfo is None or since > now:
+        if since.tzinfo is None or since > now():
             return False  # not a valid HTTP-date, or one in the future: ignore it
         return rendered.last_modified <= since
     return False
 
 
-def accepts_gzip(request: Request) -> bool:
-    for part in request.headers.get("accept-encoding", "").split(","):
+def accepts_gzip(headers: Mapping[str, str]) -> bool:
+    for part in headers.get("accept-encoding", "").split(","):
         name, _, params = part.partition(";")
         if name.strip().lower() in ("gzip", "x-gzip", "*"):
             q = 1.0
@@ -89,15 +108,18 @@ def _q(params: str) -> float:
     return 1.0
 
 
-def wants_html(request: Request, media_type: str) -> bool:
+def wants_html(headers: Mapping[str, str], media_type: str) -> bool:
     """Content negotiation for a feed URL: a browser (``text/html`` preferred to the
     feed's own type and to any XML) gets the readable page; every feed reader —
     which asks for the feed's type, for XML, for ``*/*`` or for nothing — gets
     the feed's bytes."""
+    accept = headers.get("accept")
+    if not accept:
+        return False
     own = media_type.split(";")[0]
     html = 0.0
     rival = 0.0
-    for part in request.headers.get("accept", "").split(","):
+    for part in accept.split(","):
         name, _, params = part.partition(";")
         name = name.strip().lower()
         q = _q(params)
@@ -110,31 +132,81 @@ def wants_html(request: Request, media_type: str) -> bool:
     return html > 0 and html > rival
 
 
+class Prepared(Response):
+    """A response whose header lines are already encoded, exactly as ``Response``
+    encodes a header dict (names lower-cased, latin-1), in the order given."""
+
+    def __init__(self, status_code: int, raw_headers: list[Line], body: bytes = b"") -> None:
+        self.status_code = status_code
+        self.body = body
+        self.background = None
+        self.raw_headers = raw_headers
+
+
+def respond(
+    headers: Mapping[str, str],
+    method: str,
+    app: App,
+    rendered: Rendered,
+    extra: Sequence[Line] = FEED_LINES,
+    *,
+    vary: str = "Accept-Encoding",
+    gz: bool | None = None,
+) -> Response:
+    """``rendered`` with validators, caching headers, gzip when accepted, HEAD, 304:
+    the one place a cached body becomes a response (the route and the fast path).
+    ``gz``: whether the request accepts gzip, when the caller has parsed it already.
+    Every media type a ``Rendered`` has names its charset (see ``feeds.catalog``)."""
+    if gz is None:
+        gz = accepts_gzip(headers)
+    lines = [
+        (b"etag", (rendered.etag_gzip if gz else rendered.etag).encode("latin-1")),
+        (b"last-modified", rendered.http_date.encode("latin-1")),
+        (b"cache-control", app.config.feeds.cache_control.encode("latin-1")),
+        (b"vary", vary.encode("latin-1")),
+        *extra,
+    ]
+    if not_modified(headers, rendered, app.now):
+        return Prepared(304, lines)
+    body = rendered.gzipped if gz else rendered.body
+    if gz:
+        lines.append((b"content-encoding", b"gzip"))
+    lines.append((b"content-length", str(len(body)).encode("latin-1")))
+    lines.append((b"content-type", rendered.media_type.encode("latin-1")))
+    return Prepared(200, lines, b"" if method == "HEAD" else body)
+
+
 def send(
     request: Request,
     rendered: Rendered,
-    extra: dict[str, str] | None = None,
+    extra: Sequence[Line] = FEED_LINES,
     *,
     vary: str = "Accept-Encoding",
 ) -> Response:
-    """``rendered`` with validators, caching headers, gzip when accepted, HEAD, 304."""
-    gz = accepts_gzip(request)
-    headers = {
-        "ETag": rendered.etag_gzip if gz else rendered.etag,
-        "Last-Modified": rendered.http_date,
-        "Cache-Control": get_app(request).config.feeds.cache_control,
-        "Vary": vary,
-        **(extra or FEED_HEADERS),
-    }
-    if not_modified(request, rendered, get_app(request).now()):
-        return Response(status_code=304, headers=headers)
-    body = rendered.gzipped if gz else rendered.body
-    if gz:
-        headers["Content-Encoding"] = "gzip"
-    if request.method == "HEAD":
-        headers["Content-Length"] = str(len(body))
-        body = b""
-    return Response(body, media_type=rendered.media_type, headers=headers)
+    """``respond`` for a Starlette request."""
+    return respond(request.headers, request.method, get_app(request), rendered, extra, vary=vary)
+
+
+def feed_response(headers: Mapping[str, str], method: str, app: App, rest: str) -> Response | None:
+    """``/feeds/<rest>`` (``rest`` like ``thong-tin/tin-tuc.rss``): the feed, or its
+    page for a browser; None when there is no such feed (the caller answers 404)."""
+    parsed = parse_feed_path(rest)
+    if parsed is None:
+        return None
+    pub = app.publisher
+    key, fmt = parsed
+    # A browser gets the page, a reader the feed: one URL, so caches must key on Accept.
+    vary = "Accept, Accept-Encoding"
+    if wants_html(headers, FORMATS[fmt]):
+        page = pub.feed_page(key, fmt)
+        if page is None:
+            return None
+        return respond(headers, method, app, page, PAGE_LINES, vary=vary)
+    gz = accepts_gzip(headers)
+    rendered = pub.feed(key, fmt, plain=not gz)
+    if rendered is None:
+        return None
+    return respond(headers, method, app, rendered, vary=vary, gz=gz)
 
 
 def _not_found(request: Request) -> Response:
@@ -148,7 +220,7 @@ def _not_found(request: Request) -> Response:
 
 
 async def index(request: Request) -> Response:
-    return send(request, get_app(request).publisher.index(), PAGE_HEADERS)
+    return send(request, get_app(request).publisher.index(), PAGE_LINES)
 
 
 async def opml(request: Request) -> Response:
@@ -157,22 +229,9 @@ async def opml(request: Request) -> Response:
 
 
 async def feed(request: Request) -> Response:
-    parsed = parse_feed_path(request.path_params["rest"])
-    if parsed is None:
-        return _not_found(request)
-    pub = get_app(request).publisher
-    key, fmt = parsed
-    # A browser gets the page, a reader the feed: one URL, so caches must key on Accept.
-    vary = "Accept, Accept-Encoding"
-    if wants_html(request, FORMATS[fmt]):
-        page = pub.feed_page(key, fmt)
-        if page is None:
-            return _not_found(request)
-        return send(request, page, PAGE_HEADERS, vary=vary)
-    rendered = pub.feed(key, fmt, plain=not accepts_gzip(request))
-    if rendered is None:
-        return _not_found(request)
-    return send(request, rendered, vary=vary)
+    rest = request.path_params["rest"]
+    response = feed_response(request.headers, request.method, get_app(request), rest)
+    return response if response is not None else _not_found(request)
 
 
 async def search_page(request: Request) -> Response:

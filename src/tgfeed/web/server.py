@@ -12,11 +12,13 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from ..app import App, LiveApp
 from ..scheduler.service import scheduler_lifespan
 from . import admin, api, approval, digest, feeds
 from .common import PinApp, error_page, get_app
+from .fastpath import FeedFastPath
 from .limits import BodyLimit
 from .proxies import TrustedProxies
 
@@ -42,6 +44,18 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_page(request, exc.status_code, "Yêu cầu không hợp lệ", str(exc.detail))
 
 
+class Web(Starlette):
+    """Starlette with the feed fast path in front of its middleware and router."""
+
+    def __init__(self, live: LiveApp, **options: Any) -> None:
+        super().__init__(**options)
+        self.fast = FeedFastPath(live)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not await self.fast.answer(scope, receive, send):
+            await super().__call__(scope, receive, send)
+
+
 def create_app(app: App | LiveApp, *, scheduler: bool = True) -> Starlette:
     """The ASGI app for ``app``: web routes and, unless ``scheduler=False``, the
     scheduler in the same event loop (started and stopped by the lifespan). A
@@ -59,7 +73,8 @@ def create_app(app: App | LiveApp, *, scheduler: bool = True) -> Starlette:
         async with scheduler_lifespan(live, live.current.config.source_path):
             yield
 
-    web = Starlette(
+    web = Web(
+        live,
         routes=routes,
         lifespan=lifespan,
         exception_handlers={404: not_found, 500: server_error, HTTPException: http_error},
