@@ -263,7 +263,7 @@ def entry_updated(a: Article, opts: Options) -> datetime:
     return max(published, local(a.updated_at or a.published_at, opts.tz))
 
 
-def _entry(a: Article, opts: Options, stored: bool = False) -> Entry:
+def _entry(a: Article, opts: Options, stored: bool) -> Entry:
     url = _http_url(a.url, opts.site_url)
     published = local(a.published_at, opts.tz)
     updated = entry_updated(a, opts)
