@@ -63,3 +63,14 @@ def test_fingerprints_change_with_the_options() -> None:
     assert fingerprint(CHANNEL, items, base) == fingerprint(
         CHANNEL, items, dataclasses.replace(base)
     )
+
+
+def test_fingerprints_change_with_the_channel_and_the_articles() -> None:
+    items = [art(1), art(2)]
+    keys = [ArticleKey(a.id, "h", a.published_at.isoformat(), "") for a in items]
+    retitled = dataclasses.replace(CHANNEL, title="Tên khác")
+    o = opts()
+    assert fingerprint(CHANNEL, items, o) != fingerprint(retitled, items, o)
+    assert fingerprint_keys(CHANNEL, keys, o) != fingerprint_keys(retitled, keys, o)
+    edited = [art(1, title="Tiêu đề đã sửa"), art(2)]
+    assert fingerprint(CHANNEL, items, o) != fingerprint(CHANNEL, edited, o)
