@@ -102,6 +102,21 @@ def test_nothing_changed_gives_the_full_builds_line(site: Site) -> None:
     assert str(site.dir) not in record and "config.toml" not in record
 
 
+def python(
+    code: str, *args: str, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """``python -c code args…`` in a fresh interpreter, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
 def test_a_fresh_process_answers_without_loading_any_heavy_module(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,15 +131,7 @@ def test_a_fresh_process_answers_without_loading_any_heavy_module(
     env.pop("TGFEED_CONFIG", None)
 
     def run(*args: str) -> tuple[str, set[str]]:
-        r = subprocess.run(
-            [sys.executable, "-c", wrapper, *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        r = python(wrapper, *args, cwd=tmp_path, env=env)
         out, _, tail = r.stdout.rpartition("@@")
         report = json.loads(tail)
         assert report["code"] in (0, None), r.stderr
@@ -371,16 +378,7 @@ def test_opening_the_store_imports_neither_numpy_nor_pandas(tmp_path: Path) -> N
         "print(sorted(m for m in ('numpy', 'pandas') if m in sys.modules))\n"
         "import numpy\nprint(numpy.__name__)\n"
     )
-    env = {**os.environ, "PYTHONPATH": SRC}
-    r = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    r = python(code, cwd=tmp_path, env={**os.environ, "PYTHONPATH": SRC})
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[-2:] == ["[]", "numpy"]  # and importable afterwards
 

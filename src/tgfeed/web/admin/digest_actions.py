@@ -82,6 +82,11 @@ async def _refuse(
     )
 
 
+async def _bad_week(request: Request, visitor: Visitor, action: str, given: str) -> Response:
+    """The form's week is not a week: refused, nothing changed."""
+    return await _refuse(request, visitor, action, None, BAD_WEEK, status_code=400, detail=given)
+
+
 async def _same_page(request: Request, visitor: Visitor, message: str) -> Response:
     _, week, _ = await _form(request)
     return digest_page_response(request, visitor, 403, week=week or None, action_error=message)
@@ -92,9 +97,7 @@ async def approve(request: Request, visitor: Visitor) -> Response:
     app = get_app(request)
     given, week, reason = await _form(request)
     if not week:
-        return await _refuse(
-            request, visitor, "digest.approve", None, BAD_WEEK, status_code=400, detail=given
-        )
+        return await _bad_week(request, visitor, "digest.approve", given)
     actor = actor_of(visitor)
     decision = await approve_week(app, week, actor=actor, reason=reason, send=False)
     if decision.outcome == "approved":
@@ -133,9 +136,7 @@ async def reject(request: Request, visitor: Visitor) -> Response:
     app = get_app(request)
     given, week, reason = await _form(request)
     if not week:
-        return await _refuse(
-            request, visitor, "digest.reject", None, BAD_WEEK, status_code=400, detail=given
-        )
+        return await _bad_week(request, visitor, "digest.reject", given)
     if not reason:
         return await _refuse(
             request,
@@ -184,9 +185,7 @@ async def _resend_form(
     kind = KINDS.get(str(form.get("kind") or ""))
     to = str(form.get("to") or "").strip() or None
     if not week:
-        return await _refuse(
-            request, visitor, "digest.resend", None, BAD_WEEK, status_code=400, detail=given
-        )
+        return await _bad_week(request, visitor, "digest.resend", given)
     if kind is None:
         return await _refuse(
             request,
