@@ -173,6 +173,7 @@ READS = {
         "count",
         "latest",
         "latest_keys",
+        "revisions",
         "between",
         "iter_all",
         "search",

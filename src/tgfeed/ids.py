@@ -16,6 +16,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -55,6 +56,7 @@ def _host(host: str) -> str:
         return host
 
 
+@functools.lru_cache(maxsize=64)
 def authority(site_url: str) -> str:
     """The tag authority of a site URL: its host, lower case, no port, no user info."""
     host = _host(urlsplit(site_url.strip()).hostname or "")

@@ -5,6 +5,7 @@ StrictUndefined so a typo fails loudly instead of rendering nothing."""
 from __future__ import annotations
 
 import textwrap
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,10 @@ def _shield(ctx: jinja2.nodes.EvalContext, value: Any) -> Any:
     if not ctx.autoescape or value is None or isinstance(value, markupsafe.Markup):
         return value
     # escape() first: only character references are added to escaped text.
-    return markupsafe.Markup(escape_marks(str(markupsafe.escape(value))))  # noqa: S704
+    escaped = markupsafe.escape(value)
+    if not escaped or unicodedata.category(escaped[0])[0] != "M":
+        return escaped  # the common case: nothing to add (what escape_marks returns)
+    return markupsafe.Markup(escape_marks(str(escaped)))  # noqa: S704
 
 
 def make_env(templates_dir: Path | None = None, tz: ZoneInfo = LOCAL_TZ) -> jinja2.Environment:

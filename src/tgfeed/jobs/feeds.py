@@ -12,8 +12,10 @@ each feed's input fingerprint and each file's size, mtime and hash, so that:
   read from the store or rendered at all (and a `tgfeed build` process checks
   that before it imports any of this, from the manifest's ``fast`` record:
   ``nochange``);
-* the store changed → only feeds whose articles changed (by their keys: id,
-  content hash, dates; no text is read) are read and rendered again.
+* the store changed → a category feed whose category revision (kept by the
+  store's triggers) and channel are the ones recorded is kept without a query;
+  the others' keys (id, content hash, dates; no text) are read, and only feeds
+  whose keys changed are read and rendered again.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from ..app import App
 from ..config import Config
 from ..errors import ConfigError, RenderError, TgfeedError
 from ..feeds import catalog
-from ..feeds.catalog import ALL, ALL_FEED, FORMATS
-from ..feeds.entries import fingerprint_keys, newest_of_keys
+from ..feeds.catalog import ALL, ALL_FEED, FORMATS, FeedSpec
+from ..feeds.entries import Channel, fingerprint_keys, newest_of_keys
 from ..feeds.entrycache import EntryCache
 from ..feeds.pages import templates_key
 from ..feeds.publish import Listed, Publisher
@@ -216,9 +218,12 @@ def _build(
         )
     pub = Publisher(app)
     cache = app.publisher.entries if reuse_entries else None
-    old_fps: dict[str, str] = d.manifest.get("feeds", {}) if d.manifest.get("config") == key else {}
+    same = d.manifest.get("config") == key
+    old_fps: dict[str, str] = d.manifest.get("feeds", {}) if same else {}
+    old_marks: dict[str, list[Any]] = d.manifest.get("marks", {}) if same else {}
     fps: dict[str, str] = {}
-    listed, rendered = _feeds(pub, d, old_fps, fps, cache, progress)
+    marks: dict[str, list[Any]] = {}
+    listed, rendered = _feeds(pub, d, (old_fps, old_marks), (fps, marks), cache, progress)
 
     # The feeds are in place before the pages that list them; a feed that could not
     # be written and has no older copy is left out of them (no link to a 404).
@@ -243,6 +248,7 @@ def _build(
             "config": key,
             "tombstones": tombstones,
             "feeds": fps,
+            "marks": marks,
             nochange.FAST: _fast_record(app, d, version, start, until),
         },
         prune="feeds",
@@ -276,20 +282,34 @@ def _pages(pub: Publisher, d: StaticDir, listed: list[Listed]) -> None:
     _put(pub, d, pages)
 
 
+def _mark(revisions: dict[str, int], spec: FeedSpec, channel: Channel) -> str | None:
+    """What a category feed's keys depend on besides the config: the category's
+    revision (``ArticlesRepo.revisions``) and its channel (titles, tombstones). The
+    all-feed has none: it is read every time (one query)."""
+    revision = revisions.get(spec.category) if spec.category is not None else None
+    if revision is None:
+        return None
+    digest = hashlib.blake2b(repr(channel).encode("utf-8", "surrogatepass"), digest_size=12)
+    return f"{revision}:{digest.hexdigest()}"
+
+
 def _feeds(
     pub: Publisher,
     d: StaticDir,
-    old_fps: dict[str, str],
-    fps: dict[str, str],
+    old: tuple[dict[str, str], dict[str, list[Any]]],
+    new: tuple[dict[str, str], dict[str, list[Any]]],
     cache: EntryCache | None = None,
     progress: Progress | None = None,
 ) -> tuple[list[Listed], int]:
-    """Every published feed, rendered only when its input fingerprint changed."""
+    """Every published feed, rendered only when its input fingerprint changed; a
+    category feed whose mark is the one recorded is kept without reading its keys."""
     store = pub.app.store
     opts = pub.opts
+    (old_fps, old_marks), (fps, marks) = old, new
     listed: list[Listed] = []
     rendered = 0
     configured = pub.configured()
+    revisions = store.articles.revisions()
     specs = [ALL_FEED] + [
         catalog.category_spec(c)
         for c in store.articles.categories()
@@ -298,27 +318,45 @@ def _feeds(
     for done, spec in enumerate(specs):
         if progress is not None:
             progress(done, len(specs))
+        channel = pub.channel(spec)
+        mark = _mark(revisions, spec, channel)
+        rels = [spec.path(fmt).lstrip("/") for fmt in FORMATS]
+        seen = old_marks.get(spec.key)
+        if (
+            mark is not None
+            and seen is not None
+            and seen[0] == mark
+            and spec.key in old_fps
+            and all(d.intact(rel) for rel in rels)
+        ):
+            listed.append(Listed(spec, datetime.fromisoformat(seen[1]) if seen[1] else None))
+            for rel in rels:
+                d.keep(rel)
+            fps[spec.key], marks[spec.key] = old_fps[spec.key], seen
+            continue
         # The keys tell whether the feed changed; its articles are read only if it did,
         # so a rebuild costs what changed, not every feed's articles.
         keys = store.articles.latest_keys(spec.category, opts.items)
         if not keys and spec.key != ALL and spec.key not in configured:
             continue  # a category with no articles left that the config does not name
-        listed.append(Listed(spec, newest_of_keys(keys) if keys else None))
-        channel = pub.channel(spec)
+        newest = newest_of_keys(keys) if keys else None
+        listed.append(Listed(spec, newest))
         fp = fingerprint_keys(channel, keys, opts)
-        rels = [spec.path(fmt).lstrip("/") for fmt in FORMATS]
         if old_fps.get(spec.key) == fp and all(d.intact(rel) for rel in rels):
             for rel in rels:
                 d.keep(rel)
-            fps[spec.key] = fp
-            continue
-        try:
-            bodies = render_many(FORMATS, channel, pub.items(spec), opts, cache=cache, stored=True)
-        except RenderError as exc:
-            log.warning("feed %s: %s", spec.key, exc.message)
-            d.failures.extend((rel, exc.message) for rel in rels)
-            continue
-        rendered += 1
-        _put(pub, d, {spec.path(fmt).lstrip("/"): body for fmt, body in bodies.items()})
+        else:
+            try:
+                bodies = render_many(
+                    FORMATS, channel, pub.items(spec), opts, cache=cache, stored=True
+                )
+            except RenderError as exc:
+                log.warning("feed %s: %s", spec.key, exc.message)
+                d.failures.extend((rel, exc.message) for rel in rels)
+                continue
+            rendered += 1
+            _put(pub, d, {spec.path(fmt).lstrip("/"): body for fmt, body in bodies.items()})
         fps[spec.key] = fp
+        if mark is not None:
+            marks[spec.key] = [mark, newest.isoformat() if newest else None]
     return listed, rendered

@@ -81,7 +81,10 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
 
     @property
     def version(self) -> int:
-        """Grows whenever articles change; caches compare it to know they are stale."""
+        """Changes whenever articles change; caches (and the build's manifest) compare
+        it to know they are stale. A fresh random number rather than a count, so a
+        store recreated or restored from a backup never comes back to a version that
+        was recorded for other content."""
         return int(self._db.value("SELECT value FROM meta WHERE key = 'articles_version'"))
 
     def meta(self, key: str) -> str | None:
@@ -99,7 +102,8 @@ class ArticlesRepo(SearchMixin, IngestRunsMixin):
 
     def _bump(self) -> None:
         self._db.execute(
-            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'articles_version'"
+            "UPDATE meta SET value = CAST(random() & 9223372036854775807 AS TEXT) "
+            "WHERE key = 'articles_version'"
         )
         self.local_writes += 1
 

@@ -146,3 +146,51 @@ def m003_search_without_a_copy(db: Database) -> None:
         "INSERT INTO articles_fts (articles_fts) VALUES ('rebuild')",
     ):
         db.conn.execute(sql)
+
+
+@migrations()
+def m004_category_revisions(db: Database) -> None:
+    """A revision per category, kept by triggers: a fresh random number whenever
+    anything a feed of that category lists could have changed (an index row added,
+    removed or moved; an article's id, content, dates or publication changed). Equal
+    revisions mean nothing changed since, so a build can keep a feed without reading
+    its articles' keys. Random rather than counted: a store recreated or restored
+    from a backup cannot come back to a revision a build recorded for other content.
+    Views are not shown in feeds and do not change the revision."""
+    bump = "UPDATE category_counts SET revision = random() WHERE category_id"
+    indexed = "IN (SELECT category_id FROM article_categories WHERE article_rowid = {}.rowid)"
+    for sql in (
+        "ALTER TABLE category_counts ADD COLUMN revision INTEGER NOT NULL DEFAULT 0",
+        "UPDATE category_counts SET revision = random()",
+        "DROP TRIGGER article_categories_counted",
+        "DROP TRIGGER article_categories_uncounted",
+        """CREATE TRIGGER article_categories_counted AFTER INSERT ON article_categories
+        BEGIN
+            INSERT INTO category_counts (category_id, articles, revision)
+            VALUES (NEW.category_id, 1, random())
+            ON CONFLICT (category_id) DO UPDATE SET articles = articles + 1,
+                revision = excluded.revision;
+        END""",
+        """CREATE TRIGGER article_categories_uncounted AFTER DELETE ON article_categories
+        BEGIN
+            UPDATE category_counts SET articles = articles - 1, revision = random()
+            WHERE category_id = OLD.category_id;
+        END""",
+        f"""CREATE TRIGGER article_categories_moved AFTER UPDATE ON article_categories
+        BEGIN
+            {bump} IN (OLD.category_id, NEW.category_id);
+        END""",
+        f"""CREATE TRIGGER articles_revised
+        AFTER UPDATE OF id, content_hash, published_at, updated_at, deleted_at ON articles
+        WHEN OLD.id IS NOT NEW.id OR OLD.content_hash IS NOT NEW.content_hash
+            OR OLD.published_at IS NOT NEW.published_at
+            OR OLD.updated_at IS NOT NEW.updated_at OR OLD.deleted_at IS NOT NEW.deleted_at
+        BEGIN
+            {bump} {indexed.format("NEW")};
+        END""",
+        f"""CREATE TRIGGER articles_removed BEFORE DELETE ON articles
+        BEGIN
+            {bump} {indexed.format("OLD")};
+        END""",
+    ):
+        db.conn.execute(sql)

@@ -114,6 +114,18 @@ class CategoriesMixin:
         ]
         return [c for c in out if c.article_count] if only_used else out
 
+    def revisions(self) -> dict[str, int]:
+        """Each category's revision (by slug path): a number that changes whenever
+        anything its feed lists may have (kept by triggers, ``m004``); equal
+        revisions, nothing changed. A category no article was ever filed under has
+        none."""
+        return dict(
+            self._db.conn.execute(
+                "SELECT c.slug_path, cc.revision FROM category_counts cc "
+                "JOIN categories c ON c.id = cc.category_id"
+            ).fetchall()
+        )
+
     def category(self, slug_path: str) -> Category | None:
         cat = self._categories.get(slug_path)
         if cat is None:  # another process (an import, a crawl) may have added it
