@@ -32,7 +32,8 @@ def _shield(ctx: jinja2.nodes.EvalContext, value: Any) -> Any:
         return value
     # escape() first: only character references are added to escaped text.
     escaped = markupsafe.escape(value)
-    if not escaped or unicodedata.category(escaped[0])[0] != "M":
+    # (str's own indexing: Markup's would wrap the character in a new Markup.)
+    if not escaped or unicodedata.category(str.__getitem__(escaped, 0))[0] != "M":
         return escaped  # the common case: nothing to add (what escape_marks returns)
     return markupsafe.Markup(escape_marks(str(escaped)))  # noqa: S704
 
