@@ -41,9 +41,7 @@ def _subscribe(app: App) -> None:
     )
 
 
-def test_an_enabled_dependency_runs_first(
-    app_factory: Callable[..., App], tmp_path: Path
-) -> None:
+def test_an_enabled_dependency_runs_first(app_factory: Callable[..., App], tmp_path: Path) -> None:
     """The contrast: enabled, the crawl runs before the digest (and its failure holds it)."""
     app = app_factory(_schedule(tmp_path / "missing", enabled=True), samples=True)
     _subscribe(app)
@@ -77,7 +75,8 @@ def test_a_disabled_dependency_leaves_a_stale_week_held_by_max_source_age(
     clock.advance(-3 * 86400)
     assert tgfeed(app, "import", "-q", str(SAMPLES)).exit_code == 0  # 3 days old
     clock.advance(3 * 86400)
-    tgfeed(app, "run", "weekly_digest")
+    r = tgfeed(app, "run", "weekly_digest")
+    assert r.exit_code == 4 and "(after not run: crawl_site (disabled))" in r.output, r.output
     assert app.store.jobs.recent_runs(job="crawl_site") == []
     record = app.store.mail.digest(WEEK)
     assert record is not None and record.status == "held"

@@ -1,6 +1,7 @@
 """What `tgfeed check` and the console's Lịch screen report once the config itself
 validates: secrets that can be read, templates that compile, each job's next runs
-(and a warning for an ``after`` that names a disabled job), the digest's keys. Not a CLI module: the web layer uses it too."""
+(and a warning for an ``after`` that names a disabled job), the digest's keys.
+Not a CLI module: the web layer uses it too."""
 
 from __future__ import annotations
 
