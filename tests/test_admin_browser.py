@@ -67,7 +67,8 @@ def _users(cwd: Path, *specs: tuple[str, str, str | None]) -> None:
 
 SOURCE = '[[sources]]\nname = "thu-muc-cms"\nkind = "directory"\npath = "drop"\n'
 APPROVER = "truong.ban@example.vn"
-APPROVAL = f'[digest]\napproval = true\napprovers = ["{APPROVER}"]\n'
+ADMIN = "quantri@example.vn"  # an approver too: only approvers decide a draft in the console
+APPROVAL = f'[digest]\napproval = true\napprovers = ["{APPROVER}", "{ADMIN}"]\n'
 WEEK = "2026-W48"  # the sample articles' week
 
 
@@ -209,9 +210,9 @@ def test_an_administrator_logs_in_adds_imports_previews_and_test_sends(
     assert rows.count() == 3
     _shot(page, "subscribers")
 
-    # The send job makes the week's draft (approval is on) and mails the approver.
+    # The send job makes the week's draft (approval is on) and mails the approvers.
     made = _tgfeed(home, "digest", "send", "--week", WEEK)
-    assert "draft awaiting approval; mailed to 1 approver(s)" in made.stdout, made.stderr
+    assert "draft awaiting approval; mailed to 2 approver(s)" in made.stdout, made.stderr
     _nav(page, "Tổng quan")
     assert page.locator("#week-state").inner_text() == "bản nháp chờ duyệt"
     page.get_by_role("link", name="Mở bản nháp để duyệt").click()
@@ -222,8 +223,9 @@ def test_an_administrator_logs_in_adds_imports_previews_and_test_sends(
     assert "BẢN TIN TUẦN 48/2026" in page.locator("#text-part").inner_text()
     page.get_by_role("button", name="Gửi thử tới địa chỉ của tôi").click()
     assert page.locator("#test-result").inner_text() == "Đã gửi bản thử tới quantri@example.vn."
-    assert _wait(lambda: "quantri@example.vn" in smtp.by_recipient())
-    (test_copy,) = smtp.by_recipient()["quantri@example.vn"]
+    assert _wait(lambda: len(smtp.by_recipient().get(ADMIN, [])) == 2)  # the draft, then this
+    (draft, test_copy) = smtp.by_recipient()["quantri@example.vn"]
+    assert str(draft.parsed()["Subject"]).startswith("[Cần duyệt] Bản tin tuần 48/2026")
     assert str(test_copy.parsed()["Subject"]).startswith("Bản tin tuần 48/2026")
     _frames_loaded(page)
     _shot(page, "digest-draft")
@@ -246,7 +248,7 @@ def test_an_administrator_logs_in_adds_imports_previews_and_test_sends(
     again = _tgfeed(home, "digest", "send", "--week", WEEK)
     assert again.returncode == 0 and "already sent" in again.stdout, again.stderr
     copies = {rcpt: len(got) for rcpt, got in smtp.by_recipient().items()}
-    assert copies == {APPROVER: 1, "quantri@example.vn": 1, **dict.fromkeys(active, 1)}
+    assert copies == {APPROVER: 1, ADMIN: 2, **dict.fromkeys(active, 1)}  # ADMIN: draft, test
 
     _nav(page, "Nguồn tin")
     assert page.locator("h1").inner_text() == "Nguồn tin"

@@ -28,8 +28,10 @@ from .test_digest_web import outbox
 
 WEEK = "2026-W48"
 APPROVER = "pho.ban@tuyengiaohungyen.vn"
+# The console's editor and administrator are approvers too (their account addresses).
 APPROVAL = (
-    f'[digest]\napproval = true\napprovers = ["{APPROVER}"]\napproval_deadline = "Mon 11:00"\n'
+    f'[digest]\napproval = true\napprovers = ["{APPROVER}", "bientap@example.vn", '
+    '"quantri@example.vn"]\napproval_deadline = "Mon 11:00"\n'
 )
 EVERYONE = [f"can.bo{i}@example.vn" for i in range(3)]
 

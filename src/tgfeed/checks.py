@@ -1,6 +1,7 @@
 """What `tgfeed check` and the console's Lịch screen report once the config itself
-validates: secrets that can be read, templates that compile, each job's next runs,
-the digest's keys. Not a CLI module: the web layer uses it too."""
+validates: secrets that can be read, templates that compile, each job's next runs
+(and a warning for an ``after`` that names a disabled job), the digest's keys.
+Not a CLI module: the web layer uses it too."""
 
 from __future__ import annotations
 
@@ -72,7 +73,20 @@ def _schedule(config: Config) -> list[str]:
             t.astimezone(tz).strftime("%a %Y-%m-%d %H:%M") for t in next_fire_times(job, tz, now)
         )
         lines.append(f"  {name}: {job.kind}, {describe(job)}; next {times}")
-    return lines
+    return lines + after_warnings(config)
+
+
+def after_warnings(config: Config) -> list[str]:
+    """A job whose ``after`` names a disabled job runs without it (a disabled job is
+    never run, not even as a dependency): one warning line each, not a problem."""
+    jobs = config.schedule.jobs
+    return [
+        f"warning: schedule.jobs.{name}.after: {dep!r} is disabled (enabled = false), "
+        f"so {name} runs without it; enable {dep} or remove it from {name}'s after"
+        for name, job in sorted(jobs.items())
+        for dep in job.after
+        if dep in jobs and not jobs[dep].enabled
+    ]
 
 
 def _digest(config: Config) -> tuple[list[str], list[str]]:

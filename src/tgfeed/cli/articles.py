@@ -33,8 +33,8 @@ def check(ctx: click.Context) -> None:
             console.print(f"  {p}", markup=False, soft_wrap=True)  # one line each
         sys.exit(1)
     console.print(f"[green]ok[/] {where}")
-    for line in lines:
-        console.print(f"  {line}", markup=False)
+    for line in lines:  # one line each (a warning too), however narrow the terminal
+        console.print(f"  {line}", markup=False, soft_wrap=True)
 
 
 @cli.command("import")

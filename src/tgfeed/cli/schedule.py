@@ -19,6 +19,7 @@ from ..jobs.status import collect_status, schedule_status
 from ..scheduler.runner import run_job
 from .base import cli, console
 from .context import get_app, get_config, pass_app
+from .digest_run import not_sent
 from .output import emit_json, json_option, local, plural, table
 
 
@@ -136,10 +137,22 @@ def _summary_text(summary: dict[str, Any] | None) -> str:
 @json_option
 @pass_app
 def run_(app: App, job: str, dry_run: bool, as_json: bool) -> None:
-    """Run one scheduled job now (recorded like a scheduled run; a dry run is not)."""
+    """Run one scheduled job now (recorded like a scheduled run; a dry run is not).
+
+    \b
+    Exit status: 0 done (a digest: the week is sent, now or before), 1 an error.
+    A digest job whose week is not sent prints one line (why, what to do) and exits
+      3 awaiting approval (the draft is with the approvers),
+      4 held (stale sources, or nobody approved by the deadline),
+      5 skipped (no articles, no active subscriber, or the digest disabled).
+    A dry run exits 0 or 1.
+    """
     outcome = asyncio.run(
         run_job(app, job, trigger="manual", dry_run=dry_run, scheduled_at=app.now())
     )
+    unsent = None
+    if not dry_run and app.config.schedule.jobs[job].kind == "send_digest":
+        unsent = not_sent(app, job, outcome)
     if as_json:
         emit_json(
             {
@@ -153,6 +166,8 @@ def run_(app: App, job: str, dry_run: bool, as_json: bool) -> None:
         )
     elif outcome.outcome == "failed":
         console.print(f"[red]{job} failed[/]: {escape(outcome.error or '')}", highlight=False)
+    elif unsent is not None:
+        console.print(unsent[1], markup=False, highlight=False, soft_wrap=True)
     else:
         tail = " (dry run, not recorded)" if dry_run else ""
         text = _summary_text(outcome.summary)
@@ -164,6 +179,8 @@ def run_(app: App, job: str, dry_run: bool, as_json: bool) -> None:
         )
     if outcome.outcome == "failed":
         sys.exit(1)
+    if unsent is not None:
+        sys.exit(unsent[0])
 
 
 @cli.command()

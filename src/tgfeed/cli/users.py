@@ -42,7 +42,11 @@ def users() -> None:
 @users.command()
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
-@click.option("--email", help="Their address (for the digest's test send).")
+@click.option(
+    "--email",
+    help="Their address: the digest's test send goes there; with [digest] approvers, "
+    "the console lets them decide a draft only if it is listed there.",
+)
 @click.option("--password-stdin", "from_stdin", is_flag=True, help=_STDIN_HELP)
 @pass_app
 def add(app: App, name: str, role: str, email: str | None, from_stdin: bool) -> None:

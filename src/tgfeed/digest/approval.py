@@ -1,4 +1,5 @@
-"""Pure helpers of editorial approval: the deadline, and what an approver token names.
+"""Pure helpers of editorial approval: the deadline, what an approver token names,
+and which configured approver an address (a console account's) is.
 
 An approver token (purpose ``approve``) carries one 63-bit subject: the ISO week
 (``year * 100 + week``) in the high bits and a CRC-32 of the approver's address in
@@ -8,6 +9,7 @@ the low 32, so a link is bound to one week and one approver.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -46,3 +48,12 @@ def approver_for(code: int, approvers: list[str]) -> str | None:
         if address_code(address) == code:
             return address
     return None
+
+
+def approver_of(address: str | None, approvers: Sequence[str]) -> str | None:
+    """The configured approver ``address`` is (compared like the token's code: spaces
+    trimmed, case ignored), or None — None too for no address at all."""
+    if not address:
+        return None
+    wanted = address.strip().lower()
+    return next((a for a in approvers if a.strip().lower() == wanted), None)

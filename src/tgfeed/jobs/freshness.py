@@ -2,7 +2,9 @@
 
 The digest job's ``after`` jobs have just run (``scheduler.runner``); the week is
 held when one of them failed, when a source they crawl failed its last run, or
-when the newest ingest is older than ``digest.max_source_age``.
+when the newest ingest is older than ``digest.max_source_age``. A job of ``after``
+that is disabled was not run (``scheduler.runner``), so it is left out: the
+others and the age bound judge the week.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ def stale_reason(app: App, job: JobConfig) -> str | None:
     js = app.store.jobs
     states = {s.name: s for s in source_states(app)}
     for dep in job.after:
+        dep_job = jobs.get(dep)
+        if dep_job is not None and not dep_job.enabled:
+            continue  # switched off, so not run: the others and the age bound decide
         last = js.last_run(dep)
         if last is None or last["dry_run"]:
             return f"job {dep} has not run"
         if last["outcome"] in ("failed", "missed"):
             return f"the last {dep} run failed: {last['error'] or last['outcome']}"
-        dep_job = jobs.get(dep)
         if dep_job is None or dep_job.kind not in _CRAWLS:
             continue
         names = [dep_job.source] if dep_job.source else [n for n, s in states.items() if s.enabled]

@@ -191,9 +191,9 @@ async def run_job(
     if dry_run:
         return await dry_run_job(app, name, job, scheduled_at)
     js = app.store.jobs
+    off: list[str] = []
     if trigger != "resume":  # a resumed run finishes what it started
-        for dep in job.after:  # e.g. the crawl the digest must not run without
-            await run_job(app, dep, trigger=f"before {name}", scheduled_at=None, dry_run=dry_run)
+        off = await _run_after(app, name, job)
     run_id = js.start_run(name, job.kind, trigger, scheduled_at, app.now(), dry_run)
     try:
         result = await KINDS[job.kind](app, job, scheduled_at, dry_run)
@@ -201,7 +201,26 @@ async def run_job(
         error = exc.message if isinstance(exc, TgfeedError) else f"{type(exc).__name__}: {exc}"
         log.debug("%s", traceback.format_exc())
         result = JobResult("failed", {}, error)
+    if off:  # the run's record says which of its ``after`` jobs were not run
+        not_run = ", ".join(f"{dep} (disabled)" for dep in off)
+        result = dataclasses.replace(result, summary={**result.summary, "after_not_run": not_run})
     return await _record(app, name, job, run_id, scheduled_at, result)
+
+
+async def _run_after(app: App, name: str, job: JobConfig) -> list[str]:
+    """Run the jobs ``name`` runs after (e.g. the crawl the digest must not run
+    without), except those switched off (``enabled = false``): a disabled job is
+    never run, not even as a dependency. Returns the names of those left out."""
+    jobs = app.config.schedule.jobs
+    off = []
+    for dep in job.after:
+        dep_job = jobs.get(dep)
+        if dep_job is not None and not dep_job.enabled:
+            log.warning("job %s: %s (in its after) is disabled; not run", name, dep)
+            off.append(dep)
+            continue
+        await run_job(app, dep, trigger=f"before {name}", scheduled_at=None)
+    return off
 
 
 async def _record(

@@ -15,7 +15,7 @@ from ...jobs.digest import check_week, compose, send_digest, stored_mail
 from ...tokens import placeholder
 from ..common import SECURITY_HEADERS, get_app
 from .session import NO_STORE, Visitor, audit, console_page, guard
-from .weeks import awaiting_decision, default_week, reason_vi
+from .weeks import awaiting_decision, default_week, not_an_approver, reason_vi
 
 # The page frames the previews (same origin); a preview runs no script at all.
 FRAMING_CSP = SECURITY_HEADERS["Content-Security-Policy"] + "; frame-src 'self'"
@@ -98,6 +98,7 @@ def digest_page_response(
         text_part=text.replace(placeholder(), _sample_token(app)),
         active=ms.count_subscribers()["active"],
         archive=archive,
+        approver_block=not_an_approver(app, visitor.user),  # the buttons disabled, and why
         **_lifecycle(app, week),
         **extra,
     )

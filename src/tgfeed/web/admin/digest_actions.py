@@ -1,12 +1,14 @@
 """Bản tin's decisions: approve or reject a week's draft (editors and
-administrators), resend a sent week (administrators).
+administrators — with ``[digest] approvers`` set, only those whose account address
+it lists), resend a sent week (administrators).
 
 Each is the digest lifecycle's own function (``jobs.digest_approval``,
 ``jobs.digest_resend``), so the console, the CLI and the approver's link move a
 week the same way and leave the same history. The sending itself runs after the
 response (the ledger makes it resumable: `tgfeed digest send --week K`). Every
 action and every refusal is in the console's audit trail and changes nothing: a
-role without the permission gets the "Không được phép" page (403); a week that
+role without the permission, or a user who is not one of the approvers, gets the
+"Không được phép" page (403); a week that
 is not a draft, a missing reason, a bad week or form token, nothing to resend,
 a Vietnamese message on the Bản tin page itself."""
 
@@ -27,8 +29,8 @@ from ...jobs.digest_approval import approve_week, reject_week
 from ...jobs.digest_resend import Kind, resend
 from ..common import get_app
 from .digest import digest_page_response
-from .session import Visitor, audit, guard
-from .weeks import STATE_NAMES, not_decidable
+from .session import Visitor, audit, console_page, guard
+from .weeks import STATE_NAMES, not_an_approver, not_decidable
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,19 @@ async def _refuse(
     )
 
 
+def _not_approver(request: Request, visitor: Visitor, action: str, week: str) -> Response | None:
+    """The 403 page when ``[digest] approvers`` does not list the user's address (the
+    same list the approval link checks); None when they may decide."""
+    why = not_an_approver(get_app(request), visitor.user)
+    if why is None:
+        return None
+    which = f" tuần {week}" if week else ""
+    detail = f"not in digest.approvers: {visitor.user.email or 'the account has no address'}"
+    audit(request, visitor, action, outcome="refused", target=week or None, detail=detail)
+    message = f"Bạn không được duyệt hay từ chối bản tin{which}. {why}"
+    return console_page(request, visitor, "admin/refused.html.j2", status_code=403, message=message)
+
+
 async def _bad_week(request: Request, visitor: Visitor, action: str, given: str) -> Response:
     """The form's week is not a week: refused, nothing changed."""
     return await _refuse(request, visitor, action, None, BAD_WEEK, status_code=400, detail=given)
@@ -96,6 +111,8 @@ async def _same_page(request: Request, visitor: Visitor, message: str) -> Respon
 async def approve(request: Request, visitor: Visitor) -> Response:
     app = get_app(request)
     given, week, reason = await _form(request)
+    if (not_listed := _not_approver(request, visitor, "digest.approve", week)) is not None:
+        return not_listed
     if not week:
         return await _bad_week(request, visitor, "digest.approve", given)
     actor = actor_of(visitor)
@@ -135,6 +152,8 @@ async def approve(request: Request, visitor: Visitor) -> Response:
 async def reject(request: Request, visitor: Visitor) -> Response:
     app = get_app(request)
     given, week, reason = await _form(request)
+    if (not_listed := _not_approver(request, visitor, "digest.reject", week)) is not None:
+        return not_listed
     if not week:
         return await _bad_week(request, visitor, "digest.reject", given)
     if not reason:

@@ -1,14 +1,16 @@
 """A digest week as the console shows it: every lifecycle state in Vietnamese,
-which week a screen opens on, and why a week cannot be approved or rejected now
-(said in Vietnamese from the week's own record and history)."""
+which week a screen opens on, why a week cannot be approved or rejected now
+(said in Vietnamese from the week's own record and history), and why a console
+user may not decide a draft at all (``[digest] approvers`` does not list them)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from ...app import App
+from ...digest.approval import approver_of
 from ...jobs.status import schedule_status
-from ...model import DigestRecord
+from ...model import DigestRecord, User
 from ...text import format_vi_datetime, iso_week_key, last_complete_week
 
 # Every state of docs/digest.md "States", and "none" for a week with no record yet.
@@ -94,11 +96,30 @@ def not_decidable(app: App, week: str, record: DigestRecord | None) -> str:
     return f"Tuần {week} đang ở trạng thái “{name}”{why}; không có bản nháp để duyệt."
 
 
+def not_an_approver(app: App, user: User) -> str | None:
+    """Why ``user`` may not approve or reject a draft, in Vietnamese; None when they
+    may: ``[digest] approvers`` is empty, or lists their account's address."""
+    approvers = app.config.digest.approvers
+    if not approvers or approver_of(user.email, approvers) is not None:
+        return None
+    whose = (
+        f"Địa chỉ thư của tài khoản bạn ({user.email}) không có trong danh sách này."
+        if user.email
+        else "Tài khoản của bạn chưa có địa chỉ thư nên không khớp với người duyệt nào."
+    )
+    return (
+        "Chỉ người duyệt có tên trong danh sách [digest] approvers mới được duyệt hoặc từ "
+        f"chối bản tin: {', '.join(approvers)}. {whose} Người duyệt dùng đường dẫn trong "
+        "thư «[Cần duyệt]», hoặc đăng nhập bằng tài khoản mang địa chỉ thư của mình."
+    )
+
+
 __all__ = [
     "STATE_NAMES",
     "awaiting_decision",
     "default_week",
     "next_week",
+    "not_an_approver",
     "not_decidable",
     "reason_vi",
 ]
