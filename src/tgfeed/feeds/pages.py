@@ -14,6 +14,8 @@ import hashlib
 import html
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -22,11 +24,12 @@ from markupsafe import Markup
 from ..model import Article, SearchHit
 from ..templating import render
 from . import catalog
+from .catalog import FORMAT_NAMES, FORMATS
 from .entries import Channel, Options, local, prepare, select
 
 if TYPE_CHECKING:
     from ..app import App
-    from .publish import Publisher
+    from .publish import Listed, Publisher
 
 FEED_TEMPLATE = "feed.html.j2"
 INDEX_TEMPLATE = "index.html.j2"
@@ -88,6 +91,84 @@ def _items(entries: Sequence[Any]) -> list[dict[str, Any]]:
         }
         for e in entries
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    """One feed of the index page (``index.html.j2``'s ``feeds``): attributes, so
+    the template reads each with one lookup."""
+
+    key: str
+    label: str
+    name: str
+    depth: int
+    description: str | None
+    newest: datetime | None
+    links: dict[str, str]
+    anchor: str  # the row's id: ``feed-`` + this (the key, ``/`` as ``--``)
+    copy_url: str  # the RSS address the copy button copies (public URL + path)
+
+
+def index_page(pub: Publisher, listed: Sequence[Listed], *, dynamic: bool) -> bytes:
+    """The index page (``index.html.j2``): every listed feed with its links, and
+    the autodiscovery links; ``dynamic``: the server's, with the search form."""
+    prefix = catalog.public_prefix(pub.config)
+    public_url = pub.config.site.public_url.rstrip("/")
+    feeds: list[IndexRow] = []
+    discovery: list[dict[str, str]] = []
+    site_title = pub.config.site.title
+    for entry in listed:
+        spec = entry.spec
+        links = {fmt: prefix + spec.path(fmt) for fmt in FORMATS}
+        label = catalog.spec_label(spec)
+        feeds.append(
+            IndexRow(
+                key=spec.key,
+                label=label,
+                name=spec.names[-1] if spec.names else "Tất cả tin bài",
+                depth=spec.depth,
+                description=spec.description,
+                newest=entry.newest,
+                links=links,
+                anchor=spec.key.replace("/", "--"),
+                copy_url=public_url + spec.path("rss"),
+            )
+        )
+        discovery += _discovery(spec.depth, label, links, site_title)
+    body = render(
+        pub.app.templates,
+        INDEX_TEMPLATE,
+        site=pub.config.site,
+        feeds=feeds,
+        discovery=discovery,
+        formats=FORMAT_NAMES,
+        prefix=prefix,
+        opml_url=prefix + "/feeds.opml",
+        public_url=public_url,
+        search_url=prefix + "/search" if dynamic else None,
+        copy_script=copy_script(),
+        search_max_query=pub.config.feeds.search_max_query,
+    )
+    return body.encode("utf-8")
+
+
+def _discovery(
+    depth: int, label: str, links: dict[str, str], site_title: str
+) -> list[dict[str, str]]:
+    """Autodiscovery links: the all-feed in every format, top-level categories in RSS."""
+    if depth == 0:
+        return [
+            {"type": _mime(fmt), "title": f"{site_title} ({FORMAT_NAMES[fmt]})", "href": links[fmt]}
+            for fmt in FORMATS
+        ]
+    if depth == 1:
+        title = f"{label} · {site_title} (RSS)"
+        return [{"type": _mime("rss"), "title": title, "href": links["rss"]}]
+    return []
+
+
+def _mime(fmt: str) -> str:
+    return FORMATS[fmt].split(";")[0]
 
 
 def feed_page(

@@ -17,10 +17,9 @@ from ..errors import StoreError
 from ..model import Article, Tombstone
 from ..staticdir import content_digest
 from ..store import FeedsRepo
-from ..templating import render as render_template
 from . import catalog, pages
 from .cache import FeedCache, Rendered
-from .catalog import ALL_FEED, FORMAT_NAMES, FORMATS, HTML_TYPE, OPML_TYPE, FeedSpec
+from .catalog import ALL_FEED, FORMATS, HTML_TYPE, OPML_TYPE, FeedSpec
 from .entries import newest_of_keys
 from .entrycache import EntryCache
 from .opml import Folder, Outline, import_groups, render_opml
@@ -188,58 +187,7 @@ class Publisher:
     # -- pages -------------------------------------------------------------
 
     def index_html(self, listed: Sequence[Listed], *, dynamic: bool) -> bytes:
-        prefix = catalog.public_prefix(self.config)
-        feeds: list[dict[str, Any]] = []
-        discovery: list[dict[str, str]] = []
-        site_title = self.config.site.title
-        for entry in listed:
-            spec = entry.spec
-            links = {fmt: prefix + spec.path(fmt) for fmt in FORMATS}
-            label = catalog.spec_label(spec)
-            feeds.append(
-                {
-                    "key": spec.key,
-                    "label": label,
-                    "name": spec.names[-1] if spec.names else "Tất cả tin bài",
-                    "depth": spec.depth,
-                    "description": spec.description,
-                    "newest": entry.newest,
-                    "links": links,
-                }
-            )
-            # Autodiscovery: the all-feed in every format, top-level categories in RSS.
-            if spec.depth == 0:
-                discovery += [
-                    {
-                        "type": _mime(fmt),
-                        "title": f"{site_title} ({FORMAT_NAMES[fmt]})",
-                        "href": links[fmt],
-                    }
-                    for fmt in FORMATS
-                ]
-            elif spec.depth == 1:
-                discovery.append(
-                    {
-                        "type": _mime("rss"),
-                        "title": f"{label} · {site_title} (RSS)",
-                        "href": links["rss"],
-                    }
-                )
-        body = render_template(
-            self.app.templates,
-            pages.INDEX_TEMPLATE,
-            site=self.config.site,
-            feeds=feeds,
-            discovery=discovery,
-            formats=FORMAT_NAMES,
-            prefix=prefix,
-            opml_url=prefix + "/feeds.opml",
-            public_url=self.config.site.public_url.rstrip("/"),
-            search_url=prefix + "/search" if dynamic else None,
-            copy_script=pages.copy_script(),
-            search_max_query=self.config.feeds.search_max_query,
-        )
-        return body.encode("utf-8")
+        return pages.index_page(self, listed, dynamic=dynamic)
 
     def opml_bytes(self, listed: Sequence[Listed], *, flat: bool = False) -> bytes:
         """The feeds to import without overlap (``opml.import_groups``), in a folder
