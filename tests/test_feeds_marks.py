@@ -45,6 +45,12 @@ def _new(app: App, category: str, n: int, **changes: Any) -> Article:
     )
 
 
+def _above(slug_path: str) -> set[str | None]:
+    """A category's slug path and its ancestors'."""
+    parts = slug_path.split("/")
+    return {"/".join(parts[:i]) for i in range(1, len(parts) + 1)}
+
+
 def _changed(before: dict[str, int], after: dict[str, int]) -> set[str]:
     return {c for c in before.keys() | after.keys() if before.get(c) != after.get(c)}
 
@@ -121,12 +127,14 @@ def test_a_build_reads_the_keys_of_changed_categories_only(
     assert result.rendered == 3
     assert built(out) == scratch(app)
 
-    # A retraction changes the channel (its tombstones), whatever the revision says.
+    # A retraction changes the channel (its tombstones), whatever the revision says;
+    # only its category and those above it are asked again (the feeds this build
+    # kept are recorded as kept: the next build keeps them again).
     asked.clear()
     victim = app.store.articles.latest(other, 1)[0]
     app.store.feeds.retract(victim.id, now=app.now(), reason=None, origin="cli")
     build_feeds(app)
-    assert set(asked) >= {None, other} and leaf not in asked
+    assert set(asked) == {None} | _above(other) and len(asked) == len(set(asked))
     assert built(out) == scratch(app)
 
     # A kept feed whose file went missing is read and written again.
@@ -198,3 +206,30 @@ def test_a_store_restored_from_a_backup_is_never_taken_for_the_built_one(
     build_feeds(restored)
     assert built(out) == scratch(restored)
     restored.close()
+
+
+def test_a_kept_empty_feed_stays_listed_as_empty(
+    app_factory: Callable[..., App], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A category the config names stays listed when it has no article left (its
+    feed empty); kept by its mark, it is still listed, still as empty."""
+    probe = app_factory(samples=True)
+    leaf, _, other = _pick(probe)
+    cat = probe.store.articles.category(leaf)
+    assert cat is not None
+    names = ", ".join(f'"{n}"' for n in cat.names)
+    app = app_factory(f"[[categories]]\npath = [{names}]\n")
+    for a in app.store.articles.latest(leaf, 1000):
+        app.store.articles.unpublish(a.id, now=app.now())
+    progress: list[tuple[int, int]] = []
+    first = build_feeds(app, progress=lambda done, total: progress.append((done, total)))
+    total = 1 + len(app.store.articles.categories())  # the all-feed and each category's
+    assert progress == [(i, total) for i in range(total)]  # before each feed
+    assert first.feeds <= total
+
+    app.store.articles.upsert([_new(app, other, 1)], now=app.now())
+    result = build_feeds(app)
+    index = (result.output_dir / "index.html").read_text(encoding="utf-8")
+    row = index.split(f'id="feed-{leaf.replace("/", "--")}"', 1)[1].split("</li>", 1)[0]
+    assert "chưa có tin bài" in row
+    assert built(result.output_dir) == scratch(app)
