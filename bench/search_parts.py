@@ -1,0 +1,116 @@
+"""bench/search_parts: where ``store.search``'s CPU goes, part by part, in one process.
+
+    python -m bench.search_parts STORE.db [--rounds 3]
+
+On a bench store (``python -m bench --keep DIR`` leaves ``DIR/store-N.db``; it is opened
+through ``open_store``, as tgfeed opens it, so its migrations run and its page cache
+is the store's), for each of ``bench.search``'s queries, the median CPU ms over the
+rounds of the steps ``store.search`` takes, run one by one with the same statements:
+
+* ``match``: the FTS5 query alone (rowids of the newest ``candidates`` matches);
+* ``highlight``: what the two ``highlight()`` columns add to that query;
+* ``fetch``: reading the candidates' id, date, title, summary and body;
+* ``exact``: the exact-tone test (casefolded substring) over those rows;
+* ``search``: ``store.search`` itself, whole.
+
+Then, for the whole list, p50 and p95 of ``store.search`` CPU at candidate depths of
+400 (the default), 200 and 100 — what a shallower ranking would cost, not what
+tgfeed does: its results change for queries with more matches than the depth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.search import QUERIES, _percentile
+
+HIGHLIGHT = "highlight(articles_fts, 0, char(1), ''), highlight(articles_fts, 1, char(1), '')"
+
+
+def _cpu(fn: Callable[[], Any]) -> tuple[float, Any]:
+    c = time.process_time()
+    out = fn()
+    return 1000 * (time.process_time() - c), out
+
+
+def parts(conn: Any, search: Callable[[str], Any], query: str) -> dict[str, float] | None:
+    """CPU ms of each step of one search (None when the query has no word)."""
+    from tgfeed.store.search import _fts_query
+
+    built = _fts_query(query)
+    if built is None:
+        return None
+    match = built[0]
+    fts = "FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT 400"
+    t_match, found = _cpu(lambda: conn.execute(f"SELECT rowid {fts}", (match,)).fetchall())
+    t_hl, _ = _cpu(lambda: conn.execute(f"SELECT rowid, {HIGHLIGHT} {fts}", (match,)).fetchall())
+    ids = [r[0] for r in found]
+    marks = ",".join("?" * len(ids))
+    sql = (
+        "SELECT rowid, id, published_at, title, summary, body_text FROM articles "
+        f"WHERE rowid IN ({marks}) AND deleted_at IS NULL"
+    )
+    t_fetch, rows = _cpu(lambda: conn.execute(sql, ids).fetchall() if ids else [])
+    needle = " ".join(query.split()).casefold()
+    t_exact, _ = _cpu(
+        lambda: [
+            needle in r[3].casefold() or needle in r[4].casefold() or needle in r[5].casefold()
+            for r in rows
+        ]
+    )
+    t_search, _ = _cpu(lambda: search(query))
+    return {
+        "candidates": len(ids),
+        "match": t_match,
+        "highlight": t_hl - t_match,
+        "fetch": t_fetch,
+        "exact": t_exact,
+        "search": t_search,
+    }
+
+
+def run(db: Path, rounds: int = 3) -> None:
+    from tgfeed.store import open_store
+
+    store = open_store(db)
+    conn = store.db.conn
+    for q in QUERIES:  # warm the page cache
+        store.articles.search(q, 20)
+    per: dict[str, list[dict[str, float]]] = {q: [] for q in QUERIES}
+    for _ in range(rounds):
+        for q in QUERIES:
+            got = parts(conn, lambda s: store.articles.search(s, 20), q)
+            if got is not None:
+                per[q].append(got)
+    keys = ("match", "highlight", "fetch", "exact", "search")
+    print("| query | candidates | " + " | ".join(keys) + " |")
+    print("| --- | ---: |" + " ---: |" * len(keys))
+    for q, runs in per.items():
+        if runs:
+            med = {k: statistics.median(r[k] for r in runs) for k in keys}
+            cells = " | ".join(f"{med[k]:.1f}" for k in keys)
+            print(f"| {q} | {int(runs[0]['candidates'])} | {cells} |")
+    print()
+    for depth in (400, 200, 100):
+        lat = []
+        for _ in range(rounds):
+            for q in QUERIES:
+                lat.append(_cpu(lambda q=q, d=depth: store.articles.search(q, 20, candidates=d))[0])
+        print(
+            f"candidates={depth}: store.search CPU p50 {statistics.median(lat):.1f} ms, "
+            f"p95 {_percentile(lat, 95):.1f} ms, max {max(lat):.1f} ms"
+        )
+    store.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("store", type=Path)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    run(args.store, args.rounds)
