@@ -8,7 +8,8 @@ department's news), the specific (a district and a topic) and the absent. Each
 round runs every query once; the first round warms the page cache and is
 reported on its own (``first_*``: a cold cache when the harness ran with --cold). The search feed (``/feeds/search.rss?q=``) is timed through the
 Publisher with its cache emptied before each query, so every call searches and
-renders.
+renders. Latencies are wall time; ``cpu_*`` are the same searches' CPU time
+(``cpu_s`` their sum: compare two trees by pairs of runs, A B A B).
 """
 
 from __future__ import annotations
@@ -78,14 +79,17 @@ def run(db: Path, rounds: int = 3, limit: int = 20) -> dict[str, Any]:
         store.articles.search(q, limit)
         first.append(time.perf_counter() - t)
     lat: list[float] = []
+    cpu: list[float] = []
     per_query: dict[str, list[float]] = {q: [] for q in QUERIES}
     hits: dict[str, int] = {}
     t0 = time.perf_counter()
     for _ in range(rounds):
         for q in QUERIES:
+            c = time.process_time()
             t = time.perf_counter()
             found = store.articles.search(q, limit)
             dt = time.perf_counter() - t
+            cpu.append(time.process_time() - c)
             lat.append(dt)
             per_query[q].append(dt)
             hits[q] = len(found)
@@ -107,6 +111,9 @@ def run(db: Path, rounds: int = 3, limit: int = 20) -> dict[str, Any]:
         "p50_ms": 1000 * statistics.median(lat),
         "p95_ms": 1000 * _percentile(lat, 95),
         "max_ms": 1000 * max(lat),
+        "cpu_s": sum(cpu),
+        "cpu_p50_ms": 1000 * statistics.median(cpu),
+        "cpu_p95_ms": 1000 * _percentile(cpu, 95),
         "worst": [(q, round(1000 * t, 1)) for t, q in worst],
         "hits": hits,
         "first_p50_ms": 1000 * statistics.median(first),

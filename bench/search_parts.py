@@ -7,8 +7,9 @@ through ``open_store``, as tgfeed opens it, so its migrations run and its page c
 is the store's), for each of ``bench.search``'s queries, the median CPU ms over the
 rounds of the steps ``store.search`` takes, run one by one with the same statements:
 
-* ``match``: the FTS5 query alone (rowids of the newest ``candidates`` matches);
-* ``highlight``: what the two ``highlight()`` columns add to that query;
+* ``highlight``: what the two ``highlight()`` columns add to the FTS5 query;
+* ``match``: the FTS5 query alone, down to the last candidate ``store.search`` found
+  (the rowids of the same candidates, without ``highlight()``);
 * ``fetch``: reading the candidates' id, date, title, summary and body;
 * ``exact``: the exact-tone test (casefolded substring) over those rows;
 * ``search``: ``store.search`` itself, whole.
@@ -29,8 +30,6 @@ from typing import Any
 
 from bench.search import QUERIES, _percentile
 
-HIGHLIGHT = "highlight(articles_fts, 0, char(1), ''), highlight(articles_fts, 1, char(1), '')"
-
 
 def _cpu(fn: Callable[[], Any]) -> tuple[float, Any]:
     c = time.process_time()
@@ -38,17 +37,22 @@ def _cpu(fn: Callable[[], Any]) -> tuple[float, Any]:
     return 1000 * (time.process_time() - c), out
 
 
-def parts(conn: Any, search: Callable[[str], Any], query: str) -> dict[str, float] | None:
+def parts(store: Any, query: str) -> dict[str, float] | None:
     """CPU ms of each step of one search (None when the query has no word)."""
-    from tgfeed.store.search import _fts_query
+    from tgfeed.store.search import RECENT, _fts_query
 
     built = _fts_query(query)
     if built is None:
         return None
     match = built[0]
-    fts = "FROM articles_fts WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT 400"
-    t_match, found = _cpu(lambda: conn.execute(f"SELECT rowid {fts}", (match,)).fetchall())
-    t_hl, _ = _cpu(lambda: conn.execute(f"SELECT rowid, {HIGHLIGHT} {fts}", (match,)).fetchall())
+    repo = store.articles
+    conn = store.db.conn
+    # the candidates as store.search finds them (within its ``recent`` window), then
+    # the rowids of the same candidates without the highlight() columns
+    t_hl, found = _cpu(lambda: repo._candidates(match, 20, 400, RECENT))
+    floor = found[-1]["rowid"] if found else 0
+    fts = "FROM articles_fts WHERE articles_fts MATCH ? AND rowid >= ? ORDER BY rowid DESC"
+    t_match, _ = _cpu(lambda: conn.execute(f"SELECT rowid {fts}", (match, floor)).fetchall())
     ids = [r[0] for r in found]
     marks = ",".join("?" * len(ids))
     sql = (
@@ -63,7 +67,7 @@ def parts(conn: Any, search: Callable[[str], Any], query: str) -> dict[str, floa
             for r in rows
         ]
     )
-    t_search, _ = _cpu(lambda: search(query))
+    t_search, _ = _cpu(lambda: repo.search(query, 20))
     return {
         "candidates": len(ids),
         "match": t_match,
@@ -78,13 +82,12 @@ def run(db: Path, rounds: int = 3) -> None:
     from tgfeed.store import open_store
 
     store = open_store(db)
-    conn = store.db.conn
     for q in QUERIES:  # warm the page cache
         store.articles.search(q, 20)
     per: dict[str, list[dict[str, float]]] = {q: [] for q in QUERIES}
     for _ in range(rounds):
         for q in QUERIES:
-            got = parts(conn, lambda s: store.articles.search(s, 20), q)
+            got = parts(store, q)
             if got is not None:
                 per[q].append(got)
     keys = ("match", "highlight", "fetch", "exact", "search")

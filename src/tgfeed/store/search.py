@@ -10,10 +10,20 @@ from ..model import SearchHit
 from ..text import fold
 from .articles_schema import ARTICLE_COLUMNS as _COLUMNS
 from .categories import CategoriesMixin
-from .db import Db
+from .db import Db, Row
 
 MAX_D_VARIANTS = 4
 """A query word's first this many ``d`` may each stand for ``d`` or ``đ`` (2⁴ spellings)."""
+
+RECENT = 100_000
+"""The newest this many stored articles (by rowid) are searched first: when they hold
+a page of matches, only they are ranked (see ``SearchMixin.search``)."""
+
+_HIGHLIGHTED = (
+    "SELECT rowid, highlight(articles_fts, 0, char(1), '') AS title, "
+    "highlight(articles_fts, 1, char(1), '') AS summary FROM articles_fts "
+    "WHERE articles_fts MATCH ? AND rowid {} ? ORDER BY rowid DESC LIMIT ?"
+)
 
 
 def _spellings(token: str) -> list[str]:
@@ -61,30 +71,46 @@ def _relevance(words: int, title: str, summary: str) -> float:
 class SearchMixin(CategoriesMixin):
     _db: Db
 
-    def search(self, query: str, limit: int = 20, *, candidates: int = 400) -> list[SearchHit]:
+    def _candidates(self, match: str, limit: int, candidates: int, recent: int) -> list[Row]:
+        """The newest ``candidates`` matches among the ``recent`` newest stored
+        articles, or of the whole archive when those hold fewer than ``limit``;
+        each with its title and summary highlighted."""
+        newest = self._db.value("SELECT max(rowid) FROM articles") or 0
+        floor = newest - recent
+        found = self._db.rows(_HIGHLIGHTED.format(">"), (match, floor, candidates))
+        if len(found) < limit and floor > 0:
+            # the older matches, newest first: with those above, the newest overall
+            found += self._db.rows(
+                _HIGHLIGHTED.format("<="), (match, floor, candidates - len(found))
+            )
+        return found
+
+    def search(
+        self, query: str, limit: int = 20, *, candidates: int = 400, recent: int = RECENT
+    ) -> list[SearchHit]:
         """Diacritic-insensitive full-text search; exact-tone matches rank first.
 
         ``hoi nghi`` finds ``Hội nghị``; ``dang uy`` finds ``Đảng ủy``.
 
         The cost does not grow with the archive. The candidates are the
-        ``candidates`` most recently stored matches (FTS5 walks its index
-        backwards by rowid and stops there), ranked here: exact tone first, then
-        the query's words in the title (×10) and the summary (×4), then the
-        newest. When fewer articles match, every match is ranked. (FTS5's bm25()
-        would score every match, after counting every row that holds each query
-        word: most of the index for a word as common as ``hội nghị``.)
+        ``candidates`` most recently stored matches among the ``recent`` newest
+        stored articles (FTS5 walks its index backwards by rowid and stops there),
+        ranked here: exact tone first, then the query's words in the title (×10)
+        and the summary (×4), then the newest. When those articles hold fewer than
+        ``limit`` matches, the candidates are the newest ``candidates`` matches of
+        the whole archive; when fewer articles match, every match is ranked.
+        (FTS5's bm25() would score every match, after counting every row that
+        holds each word: most of the index for a word as common as ``hội nghị``.
+        Without the ``recent`` bound, a query of many common words and one rare
+        one makes FTS5 merge the common words' lists over most of the archive
+        before it has its candidates.)
         """
         built = _fts_query(query)
         if built is None:
             return []
         match, words = built
         try:
-            found = self._db.rows(
-                "SELECT rowid, highlight(articles_fts, 0, char(1), '') AS title, "
-                "highlight(articles_fts, 1, char(1), '') AS summary FROM articles_fts "
-                "WHERE articles_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
-                (match, candidates),
-            )
+            found = self._candidates(match, limit, candidates, recent)
         except sqlite3.OperationalError:
             return []
         if not found:
