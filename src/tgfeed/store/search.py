@@ -11,6 +11,7 @@ from ..text import fold
 from .articles_schema import ARTICLE_COLUMNS as _COLUMNS
 from .categories import CategoriesMixin
 from .db import Db, Row
+from .exact import Needle
 
 MAX_D_VARIANTS = 4
 """A query word's first this many ``d`` may each stand for ``d`` or ``đ`` (2⁴ spellings)."""
@@ -117,16 +118,18 @@ class SearchMixin(CategoriesMixin):
             return []
         relevance = {r["rowid"]: _relevance(words, r["title"], r["summary"]) for r in found}
         marks = ",".join("?" * len(relevance))
+        # the texts as SQLite stores them (UTF-8): the exact test needs no decoding
         rows = self._db.rows(
-            "SELECT rowid, id, published_at, title, summary, body_text FROM articles "
+            "SELECT rowid, id, published_at, CAST(title AS BLOB) AS title, "
+            "CAST(summary AS BLOB) AS summary, CAST(body_text AS BLOB) AS body FROM articles "
             f"WHERE rowid IN ({marks}) AND deleted_at IS NULL",
             list(relevance),
         )
-        needle = " ".join(query.split()).casefold()
+        needle = Needle(query)
         exact = {
-            r["rowid"]: needle in r["title"].casefold()
-            or needle in r["summary"].casefold()
-            or needle in r["body_text"].casefold()
+            r["rowid"]: needle.found_in(r["title"])
+            or needle.found_in(r["summary"])
+            or needle.found_in(r["body"])
             for r in rows
         }
         # newest first, then by rank
