@@ -10,8 +10,11 @@ rounds of the steps ``store.search`` takes, run one by one with the same stateme
 * ``highlight``: what the two ``highlight()`` columns add to the FTS5 query;
 * ``match``: the FTS5 query alone, down to the last candidate ``store.search`` found
   (the rowids of the same candidates, without ``highlight()``);
-* ``fetch``: reading the candidates' id, date, title, summary and body;
-* ``exact``: the exact-tone test (casefolded substring) over those rows;
+* ``fetch`` and ``casefold``: reading the candidates' id, date, title, summary and
+  body as text, and the exact-tone test as ``needle in text.casefold()``;
+* ``fetch bytes`` and ``Needle``: the same rows with the texts as UTF-8 bytes, and
+  the same test by ``tgfeed.store.exact.Needle`` (what ``store.search`` does); the
+  two ways are compared as pairs, one pair per round;
 * ``search``: ``store.search`` itself, whole.
 
 Then, for the whole list, p50 and p95 of ``store.search`` CPU at candidate depths of
@@ -39,6 +42,7 @@ def _cpu(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def parts(store: Any, query: str) -> dict[str, float] | None:
     """CPU ms of each step of one search (None when the query has no word)."""
+    from tgfeed.store.exact import Needle
     from tgfeed.store.search import RECENT, _fts_query
 
     built = _fts_query(query)
@@ -55,17 +59,26 @@ def parts(store: Any, query: str) -> dict[str, float] | None:
     t_match, _ = _cpu(lambda: conn.execute(f"SELECT rowid {fts}", (match, floor)).fetchall())
     ids = [r[0] for r in found]
     marks = ",".join("?" * len(ids))
-    sql = (
-        "SELECT rowid, id, published_at, title, summary, body_text FROM articles "
-        f"WHERE rowid IN ({marks}) AND deleted_at IS NULL"
+    where = f"FROM articles WHERE rowid IN ({marks}) AND deleted_at IS NULL"
+    text = f"SELECT rowid, id, published_at, title, summary, body_text {where}"
+    raw = (
+        "SELECT rowid, id, published_at, CAST(title AS BLOB), CAST(summary AS BLOB), "
+        f"CAST(body_text AS BLOB) {where}"
     )
-    t_fetch, rows = _cpu(lambda: conn.execute(sql, ids).fetchall() if ids else [])
+    # A: the texts decoded and case-folded (the exact test before); B: their UTF-8
+    # bytes and ``Needle`` (what store.search does)
+    t_fetch, rows = _cpu(lambda: conn.execute(text, ids).fetchall() if ids else [])
     needle = " ".join(query.split()).casefold()
-    t_exact, _ = _cpu(
+    t_casefold, _ = _cpu(
         lambda: [
             needle in r[3].casefold() or needle in r[4].casefold() or needle in r[5].casefold()
             for r in rows
         ]
+    )
+    t_bytes, brows = _cpu(lambda: conn.execute(raw, ids).fetchall() if ids else [])
+    pin = Needle(query)
+    t_needle, _ = _cpu(
+        lambda: [pin.found_in(r[3]) or pin.found_in(r[4]) or pin.found_in(r[5]) for r in brows]
     )
     t_search, _ = _cpu(lambda: repo.search(query, 20))
     return {
@@ -73,7 +86,9 @@ def parts(store: Any, query: str) -> dict[str, float] | None:
         "match": t_match,
         "highlight": t_hl - t_match,
         "fetch": t_fetch,
-        "exact": t_exact,
+        "casefold": t_casefold,
+        "fetch bytes": t_bytes,
+        "Needle": t_needle,
         "search": t_search,
     }
 
@@ -90,7 +105,7 @@ def run(db: Path, rounds: int = 3) -> None:
             got = parts(store, q)
             if got is not None:
                 per[q].append(got)
-    keys = ("match", "highlight", "fetch", "exact", "search")
+    keys = ("match", "highlight", "fetch", "casefold", "fetch bytes", "Needle", "search")
     print("| query | candidates | " + " | ".join(keys) + " |")
     print("| --- | ---: |" + " ---: |" * len(keys))
     for q, runs in per.items():
@@ -99,6 +114,17 @@ def run(db: Path, rounds: int = 3) -> None:
             cells = " | ".join(f"{med[k]:.1f}" for k in keys)
             print(f"| {q} | {int(runs[0]['candidates'])} | {cells} |")
     print()
+    a = [sum(r[i]["fetch"] + r[i]["casefold"] for r in per.values() if r) for i in range(rounds)]
+    b = [
+        sum(r[i]["fetch bytes"] + r[i]["Needle"] for r in per.values() if r) for i in range(rounds)
+    ]
+    ratios = [x / y for x, y in zip(a, b, strict=True)]
+    print(
+        f"exact test, CPU ms per round over the queries: A (texts + casefold) "
+        f"{statistics.median(a):.1f} ({min(a):.1f}–{max(a):.1f}), B (bytes + Needle) "
+        f"{statistics.median(b):.1f} ({min(b):.1f}–{max(b):.1f}), A/B "
+        f"{statistics.median(ratios):.2f}× ({min(ratios):.2f}–{max(ratios):.2f})"
+    )
     for depth in (400, 200, 100):
         lat = []
         for _ in range(rounds):
