@@ -4,11 +4,16 @@ for the running Python."""
 
 from __future__ import annotations
 
+import sqlite3
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tgfeed.model import Article
+from tgfeed.store import open_store
 from tgfeed.store.exact import ANCHORS, ASCII_FOLDING, Needle
 
 EVERY_CHAR = [chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i <= 0xDFFF]
@@ -80,3 +85,30 @@ def test_each_anchor_is_folded_to_by_itself_and_its_capital_only() -> None:
     for a in ANCHORS:
         assert folding_to[a] == {a, a.upper()}, a
         assert all(c.casefold() == a for c in folding_to[a]), a
+
+
+def test_a_store_kept_in_utf16_finds_the_same(tmp_path: Path) -> None:
+    """The bytes are read as the file keeps them: a store created as UTF-16 (by
+    another tool) is compared through its text."""
+    path = tmp_path / "utf16.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA encoding = 'UTF-16le'")
+    conn.execute("CREATE TABLE made_by_another_tool (x)")
+    conn.execute("DROP TABLE made_by_another_tool")
+    conn.close()
+    store = open_store(path)
+    article = Article(
+        id="tag:example.org,2025:bai/1",
+        url="https://example.org/bai/1.aspx",
+        title="HỘI NGHỊ tổng kết",
+        category=("Thông tin", "Tin tức"),
+        published_at=datetime(2025, 3, 1, tzinfo=UTC),
+        body_text="Nội dung.",
+        body_html="<p>Nội dung.</p>",
+        summary="Tóm tắt.",
+    )
+    store.articles.upsert([article], now=datetime(2025, 3, 1, tzinfo=UTC))
+    assert store.db.conn.execute("PRAGMA encoding").fetchone()[0] == "UTF-16le"
+    assert [h.exact for h in store.articles.search("hội nghị")] == [True]
+    assert [h.exact for h in store.articles.search("hỏi nghị")] == [False]
+    store.close()

@@ -86,6 +86,30 @@ class SearchMixin(CategoriesMixin):
             )
         return found
 
+    def _exact(self, query: str, rowids: list[int]) -> tuple[list[Row], dict[int, bool]]:
+        """The published candidates' ids and dates, and whether each holds the query
+        with its tone marks (its title, summary or body; compared case-folded)."""
+        # the texts as SQLite stores them (UTF-8, unless the file was made otherwise):
+        # the exact test needs no decoding
+        utf8 = self._db.value("PRAGMA encoding") == "UTF-8"
+        text = "CAST({0} AS BLOB) AS {0}" if utf8 else "{0}"
+        rows = self._db.rows(
+            f"SELECT rowid, id, published_at, {text.format('title')}, "
+            f"{text.format('summary')}, {text.format('body_text')} FROM articles "
+            f"WHERE rowid IN ({','.join('?' * len(rowids))}) AND deleted_at IS NULL",
+            rowids,
+        )
+        needle = Needle(query)
+
+        def found(data: bytes | str) -> bool:
+            return needle.found_in(data if isinstance(data, bytes) else data.encode())
+
+        exact = {
+            r["rowid"]: found(r["title"]) or found(r["summary"]) or found(r["body_text"])
+            for r in rows
+        }
+        return rows, exact
+
     def search(
         self, query: str, limit: int = 20, *, candidates: int = 400, recent: int = RECENT
     ) -> list[SearchHit]:
@@ -117,21 +141,7 @@ class SearchMixin(CategoriesMixin):
         if not found:
             return []
         relevance = {r["rowid"]: _relevance(words, r["title"], r["summary"]) for r in found}
-        marks = ",".join("?" * len(relevance))
-        # the texts as SQLite stores them (UTF-8): the exact test needs no decoding
-        rows = self._db.rows(
-            "SELECT rowid, id, published_at, CAST(title AS BLOB) AS title, "
-            "CAST(summary AS BLOB) AS summary, CAST(body_text AS BLOB) AS body FROM articles "
-            f"WHERE rowid IN ({marks}) AND deleted_at IS NULL",
-            list(relevance),
-        )
-        needle = Needle(query)
-        exact = {
-            r["rowid"]: needle.found_in(r["title"])
-            or needle.found_in(r["summary"])
-            or needle.found_in(r["body"])
-            for r in rows
-        }
+        rows, exact = self._exact(query, list(relevance))
         # newest first, then by rank
         rows.sort(key=lambda r: (r["published_at"], r["id"]), reverse=True)
         rows.sort(key=lambda r: (not exact[r["rowid"]], -relevance[r["rowid"]]))
