@@ -2,6 +2,7 @@
 over a fixed list of realistic Vietnamese queries, with and without tone marks.
 
     python -m bench.search STORE.db [--rounds 3]
+    python -m bench.search STORE.db --dump FILE   # every query's hits, to compare trees
 
 The queries mix the very common (``hội nghị`` matches most of an archive of this
 department's news), the specific (a district and a topic) and the absent. Each
@@ -125,6 +126,22 @@ def run(db: Path, rounds: int = 3, limit: int = 20) -> dict[str, Any]:
     }
 
 
+def dump(db: Path, out: Path) -> None:
+    """Every query's hits at 20 and 50 results (id, exact, score), as JSON: compare
+    two trees' files to see whether a change kept the results."""
+    from tgfeed.store import open_store
+
+    store = open_store(db)
+    hits = {
+        f"{q}|{limit}": [[h.article.id, h.exact, round(h.score, 6)] for h in found]
+        for q in QUERIES
+        for limit in (20, 50)
+        for found in [store.articles.search(q, limit)]
+    }
+    store.close()
+    out.write_text(json.dumps(hits, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     rounds = 3
@@ -132,4 +149,8 @@ if __name__ == "__main__":
         i = args.index("--rounds")
         rounds = int(args[i + 1])
         del args[i : i + 2]
+    if "--dump" in args:  # python -m bench.search STORE.db --dump FILE: the hits only
+        i = args.index("--dump")
+        dump(Path(args[0]), Path(args[i + 1]))
+        sys.exit(0)
     print(json.dumps(run(Path(args[0]), rounds), ensure_ascii=False, indent=1))
