@@ -117,7 +117,8 @@ class SearchMixin(CategoriesMixin):
 
         ``hoi nghi`` finds ``Hội nghị``; ``dang uy`` finds ``Đảng ủy``.
 
-        The cost does not grow with the archive. The candidates are the
+        The cost does not grow with the archive, unless the newest ``recent``
+        articles hold fewer than a page of matches. The candidates are the
         ``candidates`` most recently stored matches among the ``recent`` newest
         stored articles (FTS5 walks its index backwards by rowid and stops there),
         ranked here: exact tone first, then the query's words in the title (×10)
