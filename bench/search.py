@@ -2,13 +2,15 @@
 over a fixed list of realistic Vietnamese queries, with and without tone marks.
 
     python -m bench.search STORE.db [--rounds 3]
+    python -m bench.search STORE.db --dump FILE   # every query's hits, to compare trees
 
 The queries mix the very common (``hội nghị`` matches most of an archive of this
 department's news), the specific (a district and a topic) and the absent. Each
 round runs every query once; the first round warms the page cache and is
 reported on its own (``first_*``: a cold cache when the harness ran with --cold). The search feed (``/feeds/search.rss?q=``) is timed through the
 Publisher with its cache emptied before each query, so every call searches and
-renders.
+renders. Latencies are wall time; ``cpu_*`` are the same searches' CPU time
+(``cpu_s`` their sum: compare two trees by pairs of runs, A B A B).
 """
 
 from __future__ import annotations
@@ -78,14 +80,17 @@ def run(db: Path, rounds: int = 3, limit: int = 20) -> dict[str, Any]:
         store.articles.search(q, limit)
         first.append(time.perf_counter() - t)
     lat: list[float] = []
+    cpu: list[float] = []
     per_query: dict[str, list[float]] = {q: [] for q in QUERIES}
     hits: dict[str, int] = {}
     t0 = time.perf_counter()
     for _ in range(rounds):
         for q in QUERIES:
+            c = time.process_time()
             t = time.perf_counter()
             found = store.articles.search(q, limit)
             dt = time.perf_counter() - t
+            cpu.append(time.process_time() - c)
             lat.append(dt)
             per_query[q].append(dt)
             hits[q] = len(found)
@@ -107,6 +112,9 @@ def run(db: Path, rounds: int = 3, limit: int = 20) -> dict[str, Any]:
         "p50_ms": 1000 * statistics.median(lat),
         "p95_ms": 1000 * _percentile(lat, 95),
         "max_ms": 1000 * max(lat),
+        "cpu_s": sum(cpu),
+        "cpu_p50_ms": 1000 * statistics.median(cpu),
+        "cpu_p95_ms": 1000 * _percentile(cpu, 95),
         "worst": [(q, round(1000 * t, 1)) for t, q in worst],
         "hits": hits,
         "first_p50_ms": 1000 * statistics.median(first),
@@ -118,6 +126,22 @@ def run(db: Path, rounds: int = 3, limit: int = 20) -> dict[str, Any]:
     }
 
 
+def dump(db: Path, out: Path) -> None:
+    """Every query's hits at 20 and 50 results (id, exact, score), as JSON: compare
+    two trees' files to see whether a change kept the results."""
+    from tgfeed.store import open_store
+
+    store = open_store(db)
+    hits = {
+        f"{q}|{limit}": [[h.article.id, h.exact, round(h.score, 6)] for h in found]
+        for q in QUERIES
+        for limit in (20, 50)
+        for found in [store.articles.search(q, limit)]
+    }
+    store.close()
+    out.write_text(json.dumps(hits, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     rounds = 3
@@ -125,4 +149,8 @@ if __name__ == "__main__":
         i = args.index("--rounds")
         rounds = int(args[i + 1])
         del args[i : i + 2]
+    if "--dump" in args:  # python -m bench.search STORE.db --dump FILE: the hits only
+        i = args.index("--dump")
+        dump(Path(args[0]), Path(args[i + 1]))
+        sys.exit(0)
     print(json.dumps(run(Path(args[0]), rounds), ensure_ascii=False, indent=1))
