@@ -153,3 +153,18 @@ def test_an_approver_is_matched_by_address_whatever_its_case() -> None:
     assert approver_of(" Pho.Ban@TuyenGiaoHungYen.vn ", approvers) == APPROVER
     assert approver_of("pho.ban@example.vn", approvers) is None
     assert approver_of(None, approvers) is None
+
+
+@pytest.mark.parametrize(("user", "verb"), [("phoban", "duyệt"), ("kythuat", "xem")])
+def test_the_overview_offers_the_draft_to_approve_only_to_an_approver(
+    site: tuple[App, str], user: str, verb: str
+) -> None:
+    _, url = site
+    client, _ = login(url, user)
+    with contextlib.closing(client):
+        page = client.get("/admin/")
+        assert page.status_code == 200
+        links = re.findall(
+            r'<a href="/admin/digest\?week=[^"]+">(Mở bản nháp để [^<]+)</a>', page.text
+        )
+        assert links == [f"Mở bản nháp để {verb}"]

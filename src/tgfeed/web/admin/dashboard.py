@@ -15,7 +15,7 @@ from ...jobs.status import collect_status
 from ...scheduler.runner import run_job
 from ..common import get_app
 from .session import Visitor, audit, console_page, guard
-from .weeks import awaiting_decision, default_week
+from .weeks import awaiting_decision, default_week, not_an_approver
 
 
 def _alerts(status: dict[str, Any]) -> list[str]:
@@ -53,6 +53,8 @@ def _page(request: Request, visitor: Visitor, **extra: Any) -> Response:
         week_record=record,
         week_state=record.status if record else "none",
         week_awaiting=awaiting_decision(app, record),
+        # "to approve" only to whom may decide: the role, and [digest] approvers.
+        may_decide=visitor.can("digest.approve") and not_an_approver(app, visitor.user) is None,
         **extra,
     )
 
