@@ -101,3 +101,17 @@ def test_check_warns_about_a_disabled_dependency_in_one_line(tmp_path: Path) -> 
     path.write_text(enabled, encoding="utf-8")
     r = CliRunner().invoke(cli, ["--config", str(path), "check"], env={"COLUMNS": "250"})
     assert r.exit_code == 0 and "warning" not in r.output
+
+
+def test_jobs_marks_a_disabled_dependency_as_not_run(
+    app_factory: Callable[..., App], tmp_path: Path
+) -> None:
+    for enabled, shown in (
+        (False, "after crawl_site (off: not run) "),
+        (True, "after crawl_site "),
+    ):
+        app = app_factory(_schedule(tmp_path / "drop", enabled=enabled))
+        r = tgfeed(app, "jobs")
+        assert r.exit_code == 0, r.output
+        (line,) = [line for line in r.output.splitlines() if line.startswith("weekly_digest")]
+        assert f"cron 0 7 * * mon, {shown}" in line, line

@@ -103,13 +103,18 @@ def jobs(app: App, as_json: bool) -> None:
         return
     tz = ZoneInfo(status["timezone"])
     console.print(f"timezone {status['timezone']}; scheduler: {status['role']}", markup=False)
+    off = {job["name"] for job in status["jobs"] if not job["enabled"]}
+
+    def after(names: list[str]) -> str:  # a disabled dependency is not run: say so
+        return ", ".join(n + (" (off: not run)" if n in off else "") for n in names)
+
     table(
         ("job", "kind", "trigger", "next fire times", "last run"),
         [
             (
                 job["name"] + ("" if job["enabled"] else " (off)"),
                 job["kind"],
-                job["trigger"] + (f"\nafter {', '.join(job['after'])}" if job.get("after") else ""),
+                job["trigger"] + (f"\nafter {after(job['after'])}" if job.get("after") else ""),
                 "\n".join(local(t, tz) for t in job["next"]) or "—",
                 _last(job["last"], tz),
             )
