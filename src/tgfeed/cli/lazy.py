@@ -16,7 +16,6 @@ from typing import Any
 
 import click
 from click.shell_completion import CompletionItem
-from click.utils import make_default_short_help
 
 
 @dataclass(frozen=True)
@@ -124,7 +123,9 @@ class LazyGroup(click.Group):
         """A command's one line: its own when loaded, else the table's, cut alike."""
         if name in self.commands:
             return self.commands[name].get_short_help_str(limit)
-        return make_default_short_help(self.lazy[name].help, limit)
+        # The same cut as a loaded command's, through click's public API (its
+        # make_default_short_help is deprecated in Click 8.2+ and gone in 9).
+        return click.Command(name, help=self.lazy[name].help).get_short_help_str(limit)
 
     def _visible(self, ctx: click.Context) -> list[str]:
         hidden = {n for n, cmd in self.commands.items() if cmd.hidden}
