@@ -1,5 +1,5 @@
-"""Bản tin's decisions in the console, through Starlette's TestClient (the
-sending after an approval runs before the client's call returns): an editor
+"""Bản tin's decisions in the console, through a real uvicorn on 127.0.0.1 (the
+sending after an approval runs after the response: the tests wait for it): an editor
 approves (every active subscriber gets the week once) or rejects with a reason;
 a viewer is refused (403 page, audited); approving a week that is not a draft,
 rejecting without a reason, a bad week and a replayed CSRF token are each a
@@ -9,12 +9,15 @@ administrator resends; every lifecycle state has its Vietnamese name."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Any
 
+import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from tgfeed.app import App
 from tgfeed.jobs.digest import send_digest
@@ -55,25 +58,44 @@ def drafted(app_factory: Callable[..., App]) -> App:
     return app
 
 
+def _login(url: str, name: str) -> httpx.Client:
+    client = httpx.Client(base_url=url, follow_redirects=False, timeout=30)
+    form = client.get("/admin/login")
+    r = client.post(
+        "/admin/login",
+        data={"name": name, "password": PASSWORD, "csrf": csrf_of(form.text), "next": "/"},
+    )
+    assert r.status_code == 303, r.text
+    return client
+
+
 @pytest.fixture
-def console(drafted: App) -> Iterator[Callable[[str], TestClient]]:
-    clients: list[TestClient] = []
+def console(
+    drafted: App, live_server: Callable[[Any], Any]
+) -> Iterator[Callable[[str], httpx.Client]]:
+    """Log a console user in to a real server over the drafted App."""
+    clients: list[httpx.Client] = []
+    with live_server(create_app(drafted, scheduler=False)) as srv:
 
-    def login(name: str) -> TestClient:
-        client = TestClient(create_app(drafted, scheduler=False), follow_redirects=False)
-        client.__enter__()
-        clients.append(client)
-        form = client.get("/admin/login")
-        r = client.post(
-            "/admin/login",
-            data={"name": name, "password": PASSWORD, "csrf": csrf_of(form.text), "next": "/"},
-        )
-        assert r.status_code == 303, r.text
-        return client
+        def login(name: str) -> httpx.Client:
+            clients.append(_login(srv.url, name))
+            return clients[-1]
 
-    yield login
-    for client in clients:
-        client.__exit__(None, None, None)
+        yield login
+        for client in clients:
+            client.close()
+
+
+def _settled(app: App, want: Counter[str]) -> None:
+    """Wait (30 s at most) until the outbox holds exactly ``want`` (sending runs
+    after the response), then until the week's record is no longer sending."""
+    deadline = time.monotonic() + 30
+    while _copies(app) != want:
+        assert time.monotonic() < deadline, f"outbox {_copies(app)} != {want}"
+        time.sleep(0.05)
+    while (record := app.store.mail.digest(WEEK)) is not None and record.status == "sending":
+        assert time.monotonic() < deadline, "the week is still sending"
+        time.sleep(0.05)
 
 
 def _copies(app: App) -> Counter[str]:
@@ -100,7 +122,7 @@ def _state(html: str) -> str:
 
 
 def test_an_editor_approves_the_draft_and_each_active_subscriber_gets_it_once(
-    drafted: App, console: Callable[[str], TestClient]
+    drafted: App, console: Callable[[str], httpx.Client]
 ) -> None:
     client = console("bientap")
     home = client.get("/admin/")
@@ -118,7 +140,7 @@ def test_an_editor_approves_the_draft_and_each_active_subscriber_gets_it_once(
     )
     assert r.status_code == 200
     assert f"Đã duyệt bản tin tuần {WEEK}. Bản tin đang được gửi tới 3 người nhận" in r.text
-    assert _copies(drafted) == Counter(EVERYONE)
+    _settled(drafted, Counter(EVERYONE))
     record = drafted.store.mail.digest(WEEK)
     assert record is not None and record.status == "sent"
     assert record.approved_by == "console:bientap"
@@ -139,7 +161,7 @@ def test_an_editor_approves_the_draft_and_each_active_subscriber_gets_it_once(
 
 
 def test_an_editor_rejects_with_a_reason_and_without_one_is_refused(
-    drafted: App, console: Callable[[str], TestClient]
+    drafted: App, console: Callable[[str], httpx.Client]
 ) -> None:
     client = console("bientap")
     token = csrf_of(client.get("/admin/digest").text)
@@ -166,7 +188,7 @@ def test_an_editor_rejects_with_a_reason_and_without_one_is_refused(
 
 
 def test_a_viewer_is_refused_and_the_refusal_is_audited(
-    drafted: App, console: Callable[[str], TestClient]
+    drafted: App, console: Callable[[str], httpx.Client]
 ) -> None:
     client = console("xem")
     page = client.get("/admin/digest")
@@ -184,12 +206,12 @@ def test_a_viewer_is_refused_and_the_refusal_is_audited(
 
 
 def test_approving_a_week_that_is_not_a_draft_is_refused_with_its_message(
-    drafted: App, console: Callable[[str], TestClient]
+    drafted: App, console: Callable[[str], httpx.Client]
 ) -> None:
     client = console("bientap")
     token = csrf_of(client.get("/admin/digest").text)
     assert client.post("/admin/digest/approve", data={"csrf": token, "week": WEEK}).is_success
-    assert _copies(drafted) == Counter(EVERYONE)
+    _settled(drafted, Counter(EVERYONE))
     twice = client.post("/admin/digest/approve", data={"csrf": token, "week": WEEK})
     assert twice.status_code == 409
     assert (
@@ -211,7 +233,7 @@ def test_approving_a_week_that_is_not_a_draft_is_refused_with_its_message(
 
 
 def test_a_replayed_csrf_token_is_a_message_on_the_digest_page(
-    drafted: App, console: Callable[[str], TestClient]
+    drafted: App, console: Callable[[str], httpx.Client]
 ) -> None:
     first = console("bientap")
     old = csrf_of(first.get("/admin/digest").text)
@@ -228,7 +250,7 @@ def test_a_replayed_csrf_token_is_a_message_on_the_digest_page(
 
 
 def test_an_administrator_resends_to_new_subscribers_only(
-    drafted: App, console: Callable[[str], TestClient]
+    drafted: App, console: Callable[[str], httpx.Client]
 ) -> None:
     client = console("quantri")
     token = csrf_of(client.get("/admin/digest").text)
@@ -237,7 +259,8 @@ def test_an_administrator_resends_to_new_subscribers_only(
     )
     assert early.status_code == 409 and "Chỉ gửi lại được tuần đã gửi xong" in early.text
     assert "“bản nháp chờ duyệt”" in early.text
-    client.post("/admin/digest/approve", data={"csrf": token, "week": WEEK})
+    assert client.post("/admin/digest/approve", data={"csrf": token, "week": WEEK}).is_success
+    _settled(drafted, Counter(EVERYONE))
     page = client.get("/admin/digest", params={"week": WEEK})
     assert 'action="/admin/digest/resend"' in page.text
     _subscribe(drafted, "moi@example.vn")
@@ -246,7 +269,7 @@ def test_an_administrator_resends_to_new_subscribers_only(
     )
     assert r.status_code == 200, r.text
     assert f"Đang gửi lại bản tin tuần {WEEK} tới 1 người nhận." in r.text
-    assert _copies(drafted) == Counter([*EVERYONE, "moi@example.vn"])
+    _settled(drafted, Counter([*EVERYONE, "moi@example.vn"]))
     nobody = client.post(
         "/admin/digest/resend", data={"csrf": token, "week": WEEK, "kind": "new-subscribers"}
     )
@@ -266,7 +289,7 @@ def test_an_administrator_resends_to_new_subscribers_only(
 
 
 def test_every_lifecycle_state_has_a_vietnamese_name_on_both_screens(
-    app_factory: Callable[..., App],
+    app_factory: Callable[..., App], live_server: Callable[[Any], Any]
 ) -> None:
     assert set(DIGEST_STATUSES) <= set(STATE_NAMES)
     app = app_factory()
@@ -276,12 +299,10 @@ def test_every_lifecycle_state_has_a_vietnamese_name_on_both_screens(
         app.store.mail.prepare_digest(
             week, status, Bodies(f"Bản tin {week}", 1), actor="test", reason="", now=app.now()
         )
-    with TestClient(create_app(app, scheduler=False)) as client:
-        form = client.get("/admin/login")
-        client.post(
-            "/admin/login",
-            data={"name": "xem", "password": PASSWORD, "csrf": csrf_of(form.text), "next": "/"},
-        )
+    with (
+        live_server(create_app(app, scheduler=False)) as srv,
+        contextlib.closing(_login(srv.url, "xem")) as client,
+    ):
         for status, week in weeks.items():
             page = client.get("/admin/digest", params={"week": week})
             assert _state(page.text) == STATE_NAMES[status], status
