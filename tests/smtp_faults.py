@@ -108,7 +108,10 @@ class FaultyRelay:
             "max_per_minute": 600_000,
             "retry_delay": 0.02,
             "max_attempts": 4,
-            "timeout": 0.5,
+            # Our timeout: long enough that a relay thread slowed by a loaded machine
+            # never looks like a stall (its late 250 would make an unscripted
+            # duplicate); the stall cases set a short one of their own.
+            "timeout": 5,
             **smtp,
         }
         body = "\n".join(
