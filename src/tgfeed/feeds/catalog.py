@@ -24,8 +24,15 @@ FORMATS: dict[str, str] = {
     "json": "application/feed+json; charset=utf-8",
 }
 FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
+
 OPML_TYPE = "text/x-opml; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
+
+
+def mime(fmt: str) -> str:
+    """A format's media type without its parameters (``application/rss+xml``)."""
+    return FORMATS[fmt].split(";")[0]
+
 
 _SEGMENT = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 # At most 8 levels of at most 80 characters each: the store's slugs are never longer.

@@ -158,17 +158,17 @@ def _discovery(
     """Autodiscovery links: the all-feed in every format, top-level categories in RSS."""
     if depth == 0:
         return [
-            {"type": _mime(fmt), "title": f"{site_title} ({FORMAT_NAMES[fmt]})", "href": links[fmt]}
+            {
+                "type": catalog.mime(fmt),
+                "title": f"{site_title} ({FORMAT_NAMES[fmt]})",
+                "href": links[fmt],
+            }
             for fmt in FORMATS
         ]
     if depth == 1:
         title = f"{label} · {site_title} (RSS)"
-        return [{"type": _mime("rss"), "title": title, "href": links["rss"]}]
+        return [{"type": catalog.mime("rss"), "title": title, "href": links["rss"]}]
     return []
-
-
-def _mime(fmt: str) -> str:
-    return FORMATS[fmt].split(";")[0]
 
 
 def feed_page(

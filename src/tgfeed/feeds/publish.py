@@ -351,10 +351,6 @@ class Publisher:
         return self._page("/", HTML_TYPE, lambda listed: self.index_html(listed, dynamic=True))
 
 
-def _mime(fmt: str) -> str:
-    return FORMATS[fmt].split(";")[0]
-
-
 def newest_of_listing(listed: Sequence[Listed]) -> datetime:
     stamps = [e.newest for e in listed if e.newest is not None]
     return max(stamps) if stamps else EMPTY_FEED_DATE

@@ -293,6 +293,15 @@ def _mark(revisions: dict[str, int], spec: FeedSpec, channel: Channel) -> str | 
     return f"{revision}:{digest.hexdigest()}"
 
 
+def _kept(d: StaticDir, rels: list[str]) -> bool:
+    """Keep a feed's files as the last build left them, if they all are intact."""
+    if not all(d.intact(rel) for rel in rels):
+        return False
+    for rel in rels:
+        d.keep(rel)
+    return True
+
+
 def _feeds(
     pub: Publisher,
     d: StaticDir,
@@ -327,11 +336,9 @@ def _feeds(
             and seen is not None
             and seen[0] == mark
             and spec.key in old_fps
-            and all(d.intact(rel) for rel in rels)
+            and _kept(d, rels)
         ):
             listed.append(Listed(spec, datetime.fromisoformat(seen[1]) if seen[1] else None))
-            for rel in rels:
-                d.keep(rel)
             fps[spec.key], marks[spec.key] = old_fps[spec.key], seen
             continue
         # The keys tell whether the feed changed; its articles are read only if it did,
@@ -342,10 +349,7 @@ def _feeds(
         newest = newest_of_keys(keys) if keys else None
         listed.append(Listed(spec, newest))
         fp = fingerprint_keys(channel, keys, opts)
-        if old_fps.get(spec.key) == fp and all(d.intact(rel) for rel in rels):
-            for rel in rels:
-                d.keep(rel)
-        else:
+        if old_fps.get(spec.key) != fp or not _kept(d, rels):
             try:
                 bodies = render_many(
                     FORMATS, channel, pub.items(spec), opts, cache=cache, stored=True
@@ -355,7 +359,7 @@ def _feeds(
                 d.failures.extend((rel, exc.message) for rel in rels)
                 continue
             rendered += 1
-            _put(pub, d, {spec.path(fmt).lstrip("/"): body for fmt, body in bodies.items()})
+            _put(pub, d, {rel: bodies[fmt] for fmt, rel in zip(FORMATS, rels, strict=True)})
         fps[spec.key] = fp
         if mark is not None:
             marks[spec.key] = [mark, newest.isoformat() if newest else None]
