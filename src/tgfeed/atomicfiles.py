@@ -125,16 +125,35 @@ def remove_orphaned_temps(root: Path) -> int:
     """Delete the temp files of runs that were killed mid-write (their process is
     gone); a live run's temp files are left alone. Returns how many went."""
     removed = 0
-    for path in root.rglob(".*.tmp"):
-        m = _TEMP_NAME.match(path.name)
+    for path in _temp_files(str(root)):
+        m = _TEMP_NAME.match(os.path.basename(path))
         if m is None or pid_alive(int(m[1])):
             continue
         with contextlib.suppress(OSError):
-            path.unlink()
+            os.unlink(path)
             removed += 1
     if removed:
         log.info("removed %d temp file(s) left by an interrupted run", removed)
     return removed
+
+
+def _temp_files(root: str) -> list[str]:
+    """Paths of ``.*.tmp`` files under ``root`` (symlinks not followed): a walk with
+    ``os.scandir``, several times cheaper than ``Path.rglob`` over a build's folders."""
+    found: list[str] = []
+    todo = [root]
+    while todo:
+        folder = todo.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            if e.is_dir(follow_symlinks=False):
+                todo.append(e.path)
+            elif e.name.startswith(".") and e.name.endswith(".tmp"):
+                found.append(e.path)
+    return found
 
 
 def prune_empty_dirs(root: Path) -> None:

@@ -107,7 +107,7 @@ class StaticDir:
         self.removed: list[str] = []
         self.unchanged = 0
         self.failures: list[tuple[str, str]] = []
-        self._dirs: set[Path] = set()
+        self._dirs: set[str] = set()  # folders to fsync (strings: paths are built per file)
         self._staged: list[_Staged] = []
         self._pool: ThreadPoolExecutor | None = None
 
@@ -151,12 +151,15 @@ class StaticDir:
     def _gz(self, rel: str) -> bool:
         return bool(self.gzip) and rel.endswith(self.gzip)
 
+    def _path(self, rel: str) -> str:
+        return os.path.join(self._root_s, rel)  # no Path: called per file
+
     def _intact(self, rel: str) -> bool:
         entry = self.old_files.get(rel)
         if entry is None:
             return False
         try:
-            st = os.stat(os.path.join(self._root_s, rel))  # no Path: called per file
+            st = os.stat(self._path(rel))
         except OSError:
             return False
         return [st.st_size, st.st_mtime_ns] == entry[:2]
@@ -277,14 +280,15 @@ class StaticDir:
                 st.synced.result()
             finally:
                 os.close(st.fd)
-            os.replace(st.tmp, self.root / st.rel)
+            path = self._path(st.rel)
+            os.replace(st.tmp, path)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(st.tmp)
             self.failures.append((st.rel, f"cannot write: {exc.strerror or exc}"))
             return False
         self.files[st.rel] = st.entry
-        self._dirs.add((self.root / st.rel).parent)
+        self._dirs.add(os.path.dirname(path))
         return True
 
     def _discard(self, st: _Staged) -> None:
@@ -298,7 +302,7 @@ class StaticDir:
 
     def _unlink(self, rel: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            (self.root / rel).unlink()
+            os.unlink(self._path(rel))
         self.files.pop(rel, None)
 
     def remove(self, rels: Iterable[str]) -> None:
@@ -309,13 +313,13 @@ class StaticDir:
                     with contextlib.suppress(OSError):
                         self._unlink(rel + ".gz")
                 try:
-                    (self.root / rel).unlink()
+                    os.unlink(self._path(rel))
                 except FileNotFoundError:
                     pass
                 except OSError as exc:
                     self.failures.append((rel, f"cannot remove: {exc.strerror}"))
                     continue
-                self._dirs.add((self.root / rel).parent)
+                self._dirs.add(os.path.dirname(self._path(rel)))
             self.removed.append(rel)
 
     def commit(self, meta: dict[str, Any], *, prune: str | None = None) -> None:
@@ -328,7 +332,7 @@ class StaticDir:
         if prune is not None and self.removed:
             prune_empty_dirs(self.root / prune)
         for d in self._dirs:
-            fsync_dir(d)
+            fsync_dir(Path(d))
         failed = {rel for rel, _ in self.failures}
         manifest = {
             "format": MANIFEST_FORMAT,

@@ -30,11 +30,17 @@ def _shield(ctx: jinja2.nodes.EvalContext, value: Any) -> Any:
     mark as a character reference, so it cannot compose with the tag before it."""
     if not ctx.autoescape or value is None or isinstance(value, markupsafe.Markup):
         return value
+    if type(value) is str:
+        # The common case: no leading mark. Jinja2 escapes what this returns, so a
+        # plain string goes back as it is and is escaped once, not twice.
+        if not value or unicodedata.category(value[0])[0] != "M":
+            return value
+        return markupsafe.Markup(escape_marks(str(markupsafe.escape(value))))  # noqa: S704
     # escape() first: only character references are added to escaped text.
     escaped = markupsafe.escape(value)
     # (str's own indexing: Markup's would wrap the character in a new Markup.)
     if not escaped or unicodedata.category(str.__getitem__(escaped, 0))[0] != "M":
-        return escaped  # the common case: nothing to add (what escape_marks returns)
+        return escaped  # nothing to add (what escape_marks returns)
     return markupsafe.Markup(escape_marks(str(escaped)))  # noqa: S704
 
 

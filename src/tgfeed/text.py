@@ -237,6 +237,7 @@ def format_vi_date(value: datetime, tz: ZoneInfo = LOCAL_TZ, *, weekday: bool = 
     return f"{WEEKDAYS[local.weekday()]}, {text}" if weekday else text.capitalize()
 
 
+@functools.lru_cache(maxsize=4096)  # the index page asks for the same few hundred
 def format_vi_datetime(value: datetime, tz: ZoneInfo = LOCAL_TZ) -> str:
     """``9/8/2019 16:29``: short local form for lists."""
     local = value.astimezone(tz)

@@ -4,7 +4,6 @@ reader imports them all in one step. Pure."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,39 +35,66 @@ def render_opml(
     owner: str | None = None,
     language: str = "vi",
 ) -> bytes:
-    root = ET.Element("opml", version="2.0")
-    head = ET.SubElement(root, "head")
-    ET.SubElement(head, "title").text = clean_line(title)
+    """The document, written as ``xml.etree.ElementTree`` writes it after
+    ``ET.indent(root, space="  ")`` (the same bytes: ``tests/test_opml_bytes.py``),
+    without building the tree: it is rendered at every build."""
+    out = ['<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0">\n  <head>\n']
+    out.append(_text_element("title", clean_line(title)))
     if modified is not None:
-        ET.SubElement(head, "dateModified").text = format_datetime(modified, usegmt=True)
+        out.append(_text_element("dateModified", format_datetime(modified, usegmt=True)))
     if owner:
-        ET.SubElement(head, "ownerName").text = clean_line(owner)
-    body = ET.SubElement(root, "body")
-    for item in items:
-        if isinstance(item, Folder):
-            text = clean_line(item.text)
-            group = ET.SubElement(body, "outline", text=text, title=text)
-            for o in item.outlines:
-                _outline(group, o, language)
-        else:
-            _outline(body, item, language)
-    ET.indent(root, space="  ")
-    text = ET.tostring(root, encoding="unicode", xml_declaration=False)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n").encode("utf-8")
+        out.append(_text_element("ownerName", clean_line(owner)))
+    out.append("  </head>\n")
+    if not items:
+        out.append("  <body />\n")
+    else:
+        out.append("  <body>\n")
+        for item in items:
+            if isinstance(item, Folder):
+                text = _attr(clean_line(item.text))
+                head = f'    <outline text="{text}" title="{text}"'
+                if not item.outlines:
+                    out.append(head + " />\n")
+                    continue
+                out.append(head + ">\n")
+                out += [_outline(o, language, "      ") for o in item.outlines]
+                out.append("    </outline>\n")
+            else:
+                out.append(_outline(item, language, "    "))
+        out.append("  </body>\n")
+    out.append("</opml>\n")
+    return "".join(out).encode("utf-8")
 
 
-def _outline(parent: ET.Element, o: Outline, language: str) -> None:
-    attrs = {
-        "type": "rss",
-        "text": clean_line(o.text),
-        "title": clean_line(o.text),
-        "xmlUrl": o.xml_url,
-        "htmlUrl": o.html_url,
-        "language": language,
-    }
+def _outline(o: Outline, language: str, indent: str) -> str:
+    text = _attr(clean_line(o.text))
+    line = (
+        f'{indent}<outline type="rss" text="{text}" title="{text}" xmlUrl="{_attr(o.xml_url)}"'
+        f' htmlUrl="{_attr(o.html_url)}" language="{_attr(language)}"'
+    )
     if o.description:
-        attrs["description"] = clean_line(o.description)
-    ET.SubElement(parent, "outline", attrs)
+        line += f' description="{_attr(clean_line(o.description))}"'
+    return line + " />\n"
+
+
+def _text_element(tag: str, text: str) -> str:
+    if not text:
+        return f"    <{tag} />\n"
+    return f"    <{tag}>{_cdata(text)}</{tag}>\n"
+
+
+def _cdata(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _attr(text: str) -> str:
+    return (
+        _cdata(text)
+        .replace('"', "&quot;")
+        .replace("\r", "&#13;")
+        .replace("\n", "&#10;")
+        .replace("\t", "&#09;")
+    )
 
 
 def import_groups(

@@ -126,7 +126,8 @@ class Publisher:
 
     # -- channels ------------------------------------------------------------
 
-    def channel(self, spec: FeedSpec) -> Channel:
+    def channel(self, spec: FeedSpec, deleted: tuple[Deleted, ...] | None = None) -> Channel:
+        """``deleted``: ``self.deleted(spec)``, if the caller has it already."""
         desc = spec.description or (
             f"Tin bài mục {catalog.spec_label(spec)} của {self.config.site.title}"
             if spec.names
@@ -138,7 +139,7 @@ class Publisher:
             description=desc,
             base_url=catalog.feed_url(self.config, f"/feeds/{spec.key}"),
             home_url=self.config.site.url,
-            deleted=self.deleted(spec),
+            deleted=self.deleted(spec) if deleted is None else deleted,
         )
 
     def search_channel(self, query: str) -> Channel:

@@ -13,7 +13,7 @@ each feed's input fingerprint and each file's size, mtime and hash, so that:
   that before it imports any of this, from the manifest's ``fast`` record:
   ``nochange``);
 * the store changed → a category feed whose category revision (kept by the
-  store's triggers) and channel are the ones recorded is kept without a query;
+  store's triggers) and channel's makings are the ones recorded is kept without a query;
   the others' keys (id, content hash, dates; no text) are read, and only feeds
   whose keys changed are read and rendered again.
 """
@@ -35,7 +35,7 @@ from ..config import Config
 from ..errors import ConfigError, RenderError, TgfeedError
 from ..feeds import catalog
 from ..feeds.catalog import ALL, ALL_FEED, FORMATS, FeedSpec
-from ..feeds.entries import Channel, fingerprint_keys, newest_of_keys
+from ..feeds.entries import Deleted, fingerprint_keys, newest_of_keys
 from ..feeds.entrycache import EntryCache
 from ..feeds.pages import templates_key
 from ..feeds.publish import Listed, Publisher
@@ -282,15 +282,16 @@ def _pages(pub: Publisher, d: StaticDir, listed: list[Listed]) -> None:
     _put(pub, d, pages)
 
 
-def _mark(revisions: dict[str, int], spec: FeedSpec, channel: Channel) -> str | None:
+def _mark(revisions: dict[str, int], spec: FeedSpec, deleted: tuple[Deleted, ...]) -> str | None:
     """What a category feed's keys depend on besides the config: the category's
-    revision (``ArticlesRepo.revisions``) and its channel (titles, tombstones). The
+    revision (``ArticlesRepo.revisions``) and what its channel is made of besides
+    the config (the category's names and description, its tombstones). The
     all-feed has none: it is read every time (one query)."""
     revision = revisions.get(spec.category) if spec.category is not None else None
     if revision is None:
         return None
-    digest = hashlib.blake2b(repr(channel).encode("utf-8", "surrogatepass"), digest_size=12)
-    return f"{revision}:{digest.hexdigest()}"
+    made_of = repr((spec, deleted)).encode("utf-8", "surrogatepass")
+    return f"{revision}:{hashlib.blake2b(made_of, digest_size=12).hexdigest()}"
 
 
 def _kept(d: StaticDir, rels: list[str]) -> bool:
@@ -327,8 +328,8 @@ def _feeds(
     for done, spec in enumerate(specs):
         if progress is not None:
             progress(done, len(specs))
-        channel = pub.channel(spec)
-        mark = _mark(revisions, spec, channel)
+        deleted = pub.deleted(spec)
+        mark = _mark(revisions, spec, deleted)
         rels = [spec.path(fmt).lstrip("/") for fmt in FORMATS]
         seen = old_marks.get(spec.key)
         if (
@@ -343,6 +344,7 @@ def _feeds(
             continue
         # The keys tell whether the feed changed; its articles are read only if it did,
         # so a rebuild costs what changed, not every feed's articles.
+        channel = pub.channel(spec, deleted)  # only for a feed that may have changed
         keys = store.articles.latest_keys(spec.category, opts.items)
         if not keys and spec.key != ALL and spec.key not in configured:
             continue  # a category with no articles left that the config does not name
