@@ -233,3 +233,26 @@ def test_a_kept_empty_feed_stays_listed_as_empty(
     row = index.split(f'id="feed-{leaf.replace("/", "--")}"', 1)[1].split("</li>", 1)[0]
     assert "chưa có tin bài" in row
     assert built(result.output_dir) == scratch(app)
+
+
+def test_a_category_feeds_tombstone_goes_when_it_expires(
+    sample_app: App, clock: FixedClock
+) -> None:
+    """A retracted article's tombstone stays in its category's Atom feed for
+    ``tombstone_days``; the first build after that drops it, though the store did
+    not change: a feed's mark holds its tombstones, not only its revision."""
+    app = sample_app
+    leaf, parent, _ = _pick(app)
+    victim = app.store.articles.latest(leaf, 1)[0]
+    app.store.feeds.retract(victim.id, now=app.now(), reason="Sai", origin="test")
+    out = build_feeds(app).output_dir
+    feeds = [out / "feeds" / f"{key}.atom" for key in (leaf, parent)]
+    assert all(b"deleted-entry" in f.read_bytes() for f in feeds)
+    revisions = app.store.articles.revisions()
+
+    clock.advance((app.config.feeds.tombstone_days + 1) * 86400)
+    result = build_feeds(app)
+    assert app.store.articles.revisions() == revisions  # nothing changed in the store
+    assert not any(b"deleted-entry" in f.read_bytes() for f in feeds)
+    assert {f"feeds/{key}.atom" for key in (leaf, parent)} <= set(result.written_paths)
+    assert built(out) == scratch(app)
