@@ -55,6 +55,15 @@ class _Html:
         return "\u0338<i>x</i>"
 
 
+class _Blank:
+    def __str__(self) -> str:
+        return ""
+
+
+def test_a_value_that_prints_as_nothing(env: jinja2.Environment) -> None:
+    assert _html(env, _Blank()) == "<b></b>"
+
+
 def test_an_html_object_is_trusted_but_its_leading_mark_is_not(env: jinja2.Environment) -> None:
     assert _html(env, _Html()) == "<b>&#x338;<i>x</i></b>"
 
