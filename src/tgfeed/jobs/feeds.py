@@ -13,9 +13,10 @@ each feed's input fingerprint and each file's size, mtime and hash, so that:
   that before it imports any of this, from the manifest's ``fast`` record:
   ``nochange``);
 * the store changed → a category feed whose category revision (kept by the
-  store's triggers) and channel's makings are the ones recorded is kept without a query;
-  the others' keys (id, content hash, dates; no text) are read, and only feeds
-  whose keys changed are read and rendered again.
+  store's triggers), tombstones and names are the ones recorded is kept without a
+  query (its channel is not even built); the others' keys (id, content hash,
+  dates; no text) are read, and only feeds whose keys changed are read and
+  rendered again.
 """
 
 from __future__ import annotations
