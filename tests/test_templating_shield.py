@@ -38,7 +38,6 @@ def env() -> jinja2.Environment:
         ("a\u0301", "<b>a\u0301</b>"),  # a mark after a letter stays a character
         ("", "<b></b>"),
         (2026, "<b>2026</b>"),
-        (None, "<b>None</b>"),
         (Markup("<i>đã</i>"), "<b><i>đã</i></b>"),
     ],
 )
